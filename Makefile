@@ -1,0 +1,45 @@
+# `make run` and `make test` each do their own set-up; nothing else needs to be prepared.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SORI := $(VENV)/bin/sori
+# Portable llama.cpp build (no -march=native), so a wheel cached by pip runs on any x86-64 CPU.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint setup-run setup-test clean-venv
+
+run: setup-run
+	$(SORI) --profile default chat
+
+test: setup-test
+	$(VENV)/bin/ruff check assistant tests
+	$(VENV)/bin/pytest -q
+
+lint: setup-test
+	$(VENV)/bin/ruff check assistant tests
+
+$(PY):
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "sori needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Stamps re-run pip only when pyproject.toml changes.
+$(VENV)/.deps-run: pyproject.toml | $(PY)
+	scripts/system-deps.sh run
+	$(PY) -m pip install -q -e '.[default]'
+	touch $@
+
+$(VENV)/.deps-test: pyproject.toml | $(PY)
+	scripts/system-deps.sh test
+	$(PY) -m pip install -q -e '.[small,test]'
+	touch $@
+
+setup-run: $(VENV)/.deps-run
+	$(SORI) --profile default models install
+
+setup-test: $(VENV)/.deps-test
+	$(SORI) --profile small models install
+
+clean-venv:
+	rm -rf $(VENV)

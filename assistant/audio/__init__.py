@@ -1,0 +1,1 @@
+"""Audio: decoding files, checking arrays, writing WAV, playing to a speaker."""

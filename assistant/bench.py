@@ -1,0 +1,198 @@
+"""`sori bench stt|llm|tts`: Sori's engine and the bare library on the same inputs, in the same run.
+
+Runs alternate between the two (Sori, bare, Sori, bare, ...) so machine noise hits both alike; the
+median of each is reported with their ratio (Sori / bare: 1.00 means no overhead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant.config import Settings
+from assistant.core import Assistant
+from assistant.errors import InputError
+
+
+def shared_dir() -> Path:
+    """The evaluation data: SORI_SHARED_DIR, or ../shared beside the source checkout."""
+    env = os.environ.get("SORI_SHARED_DIR")
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    if not (path / "eval").is_dir():
+        raise InputError(f"benchmark data not found in {path}; set SORI_SHARED_DIR to the shared/ folder")
+    return path
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def _pair(runs: int, sori: Callable[[], dict[str, float]], bare: Callable[[], dict[str, float]]):
+    sori(), bare()  # warm-up: load models, fill caches
+    s_runs: list[dict[str, float]] = []
+    b_runs: list[dict[str, float]] = []
+    for _ in range(runs):
+        s_runs.append(sori())
+        b_runs.append(bare())
+    keys = s_runs[0].keys()
+    return (
+        {k: _median([r[k] for r in s_runs]) for k in keys},
+        {k: _median([r[k] for r in b_runs]) for k in keys},
+    )
+
+
+def bench_stt(assistant: Assistant, runs: int) -> dict:
+    from faster_whisper import WhisperModel
+
+    from assistant.audio.decode import SAMPLE_RATE, decode_file
+
+    data = shared_dir()
+    files = sorted((data / "audio").glob("*")) + sorted((data / "eval" / "utterances").glob("*.wav"))
+    audio = [decode_file(f) for f in files]
+    seconds = sum(len(a) for a in audio) / SAMPLE_RATE
+    stt = assistant.stt
+    stt.load()  # type: ignore[attr-defined]
+    lang = "en" if not stt.multilingual else None  # type: ignore[attr-defined]
+    bare_model = WhisperModel(str(stt.model.path), device=stt.device, compute_type=stt.compute_type)  # type: ignore[attr-defined]
+
+    def sori() -> dict[str, float]:
+        t0 = time.perf_counter()
+        for a in audio:
+            stt.transcribe(a, language=lang)
+        return {"rtf": (time.perf_counter() - t0) / seconds}
+
+    def bare() -> dict[str, float]:
+        t0 = time.perf_counter()
+        for a in audio:
+            segments, _ = bare_model.transcribe(
+                a, language=lang, beam_size=1, condition_on_previous_text=False
+            )
+            list(segments)
+        return {"rtf": (time.perf_counter() - t0) / seconds}
+
+    s, b = _pair(runs, sori, bare)
+    return {"model": stt.name, "files": len(files), "audio_s": round(seconds, 1), "sori": s, "bare": b}
+
+
+PROMPTS = [
+    "What is the capital of France?",
+    "Give me three tips for sleeping better.",
+    "Explain in two sentences why the sky is blue.",
+]
+
+
+def bench_llm(assistant: Assistant, runs: int) -> dict:
+    import llama_cpp
+
+    from assistant.llm import ChatMessage
+
+    llm = assistant.llm
+    if not hasattr(llm, "fit"):
+        raise InputError("bench llm measures the local llama.cpp model; clear llm.server_url")
+    llm.load()
+    system = assistant.settings.llm.system_prompt
+    max_tokens = 64
+    bare_llama = llama_cpp.Llama(
+        model_path=str(llm.model.path),
+        n_ctx=llm.context_size,
+        n_threads=llm.n_threads,  # type: ignore[attr-defined]
+        n_gpu_layers=llm.n_gpu_layers_used,
+        chat_format="chatml",
+        verbose=False,  # type: ignore[attr-defined]
+    )
+
+    def measure(stream, first_key: str) -> dict[str, float]:
+        t0 = time.perf_counter()
+        first = None
+        n = 0
+        for _ in stream:
+            if first is None:
+                first = time.perf_counter()
+            n += 1
+        end = time.perf_counter()
+        return {first_key: (first - t0) * 1000, "tok_s": (n - 1) / (end - first) if n > 1 else 0.0}
+
+    def sori_stream(prompt: str, cold: bool):
+        if cold:
+            llm._llama.reset()  # type: ignore[attr-defined]
+        msgs = [ChatMessage("system", system), ChatMessage("user", prompt)]
+        return (d for d in llm.generate(msgs, max_tokens=max_tokens, temperature=0.0))
+
+    def bare_stream(prompt: str, cold: bool):
+        if cold:
+            bare_llama.reset()
+        msgs = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+        out = bare_llama.create_chat_completion(msgs, max_tokens=max_tokens, temperature=0.0, stream=True)
+        return (c for c in out if c["choices"][0]["delta"].get("content"))
+
+    def run(make) -> dict[str, float]:
+        cold = [measure(make(p, True), "first_token_ms") for p in PROMPTS]
+        warm = [measure(make(p, False), "first_token_ms") for p in PROMPTS]  # system prompt reused
+        return {
+            "cold_first_token_ms": _median([c["first_token_ms"] for c in cold]),
+            "reused_prefix_first_token_ms": _median([w["first_token_ms"] for w in warm]),
+            "tok_s": _median([c["tok_s"] for c in cold + warm]),
+        }
+
+    s, b = _pair(runs, lambda: run(sori_stream), lambda: run(bare_stream))
+    return {"model": llm.name, "prompts": len(PROMPTS), "max_tokens": max_tokens, "sori": s, "bare": b}
+
+
+def bench_tts(assistant: Assistant, runs: int) -> dict:
+    from piper import PiperVoice, SynthesisConfig
+
+    sentences = [
+        s.strip() for s in (shared_dir() / "eval" / "harvard.txt").read_text().splitlines() if s.strip()
+    ]
+    tts = assistant.tts
+    tts.load()  # type: ignore[attr-defined]
+    bare_voice = PiperVoice.load(tts.model.path)  # type: ignore[attr-defined]
+    syn = SynthesisConfig(length_scale=1.0 / assistant.settings.tts.speaking_rate)
+
+    def measure(make) -> dict[str, float]:
+        firsts, audio_s, t_all = [], 0.0, time.perf_counter()
+        for sentence in sentences:
+            t0 = time.perf_counter()
+            for i, (samples, rate) in enumerate(make(sentence)):
+                if i == 0:
+                    firsts.append((time.perf_counter() - t0) * 1000)
+                audio_s += len(samples) / rate
+        return {"rtf": (time.perf_counter() - t_all) / audio_s, "first_chunk_ms": _median(firsts)}
+
+    def sori() -> dict[str, float]:
+        return measure(lambda s: ((c.samples, c.sample_rate) for c in tts.synthesize(s)))
+
+    def bare() -> dict[str, float]:
+        return measure(
+            lambda s: ((c.audio_float_array, c.sample_rate) for c in bare_voice.synthesize(s, syn))
+        )
+
+    s, b = _pair(runs, sori, bare)
+    return {"voice": tts.name, "sentences": len(sentences), "sori": s, "bare": b}
+
+
+def run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.runs < 1:
+        raise InputError("--runs must be at least 1")
+    assistant = Assistant(settings)
+    result = {"stt": bench_stt, "llm": bench_llm, "tts": bench_tts}[args.target](assistant, args.runs)
+    s, b = result["sori"], result["bare"]
+    result["ratio"] = {k: round(s[k] / b[k], 3) if b[k] else None for k in s}
+    result["runs"] = args.runs
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(
+        f"bench {args.target}: "
+        + ", ".join(f"{k}={v}" for k, v in result.items() if k not in ("sori", "bare", "ratio", "runs"))
+    )
+    print(f"{'metric':32} {'sori':>10} {'bare':>10} {'sori/bare':>10}")
+    for k in s:
+        ratio = result["ratio"][k]
+        print(f"{k:32} {s[k]:10.3f} {b[k]:10.3f} {ratio if ratio is not None else float('nan'):10.3f}")
+    return 0

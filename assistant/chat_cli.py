@@ -1,0 +1,125 @@
+"""The terminal chat: type, the answer streams; Ctrl-C stops an answer, Ctrl-D quits."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from contextlib import suppress
+
+from assistant.audio.sinks import make_sink
+from assistant.config import Settings
+from assistant.core import Assistant, Reply
+from assistant.errors import SoriError
+from assistant.speech import SpeechOutput
+
+HELP = """commands:
+  /help      this help
+  /new       start a new conversation
+  /history   show this conversation
+  /quit      leave (or Ctrl-D)
+Ctrl-C stops the answer being written."""
+
+
+def _answer(assistant: Assistant, conversation_id: int, question: str, speech) -> Reply | None:
+    """Run one turn on a worker thread, so Ctrl-C here cancels it between tokens."""
+    cancel = threading.Event()
+    result: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            result["reply"] = assistant.reply(
+                conversation_id,
+                question,
+                speech=speech,
+                cancel=cancel,
+                on_delta=lambda d: print(d, end="", flush=True),
+            )
+        except BaseException as exc:  # re-raised on the main thread
+            result["error"] = exc
+
+    worker = threading.Thread(target=work, name="sori-turn", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        cancel.set()
+        if speech is not None:
+            speech.stop()
+        worker.join()
+        print(" [stopped]")
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    return result.get("reply")  # type: ignore[return-value]
+
+
+def run_chat(args: argparse.Namespace, settings: Settings) -> int:
+    assistant = Assistant(settings)
+    store = assistant.store
+    if args.conversation is not None:
+        conv = store.get_conversation(args.conversation)
+    else:
+        latest = None if args.new else store.latest_conversation()
+        conv = latest or store.new_conversation()
+    interactive = sys.stdin.isatty()
+    print(
+        f"Sori ({settings.profile} profile) — conversation {conv.id}. /help for commands, Ctrl-D to quit.",
+        file=sys.stderr,
+    )
+    print("loading the chat model…", file=sys.stderr, end="", flush=True)
+    assistant.llm.load()
+    print("\r" + " " * 30 + "\r", file=sys.stderr, end="", flush=True)
+    sink = make_sink(assistant, args.audio_out) if args.speak else None
+    try:
+        return _loop(args, assistant, conv, sink, interactive)
+    finally:
+        if sink is not None:
+            sink.close()
+
+
+def _loop(args: argparse.Namespace, assistant: Assistant, conv, sink, interactive: bool) -> int:
+    store = assistant.store
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except EOFError:
+            print(file=sys.stderr)
+            return 0
+        except KeyboardInterrupt:
+            print("\n(Ctrl-D quits)", file=sys.stderr)
+            continue
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("/"):
+            cmd = text.split()[0].lower()
+            if cmd in ("/quit", "/exit"):
+                return 0
+            if cmd == "/help":
+                print(HELP)
+            elif cmd == "/new":
+                conv = store.new_conversation()
+                print(f"(new conversation {conv.id})")
+            elif cmd == "/history":
+                for m in store.messages(conv.id):
+                    mark = "" if m.complete else " [cut off]"
+                    print(f"{m.role}> {m.text}{mark}")
+            else:
+                print(f"unknown command {cmd}; /help lists them")
+            continue
+        speech = SpeechOutput(assistant.tts, sink) if sink is not None else None
+        print("sori> " if interactive else "", end="", flush=True)
+        try:
+            reply = _answer(assistant, conv.id, text, speech)
+            print()
+            if speech is not None:
+                with suppress(KeyboardInterrupt):
+                    speech.finish()
+            if reply is not None and args.verbose:
+                print(
+                    "timings: " + ", ".join(f"{k}={v:.0f}" for k, v in reply.timings_ms.items()),
+                    file=sys.stderr,
+                )
+        except SoriError as exc:
+            print(f"\nsori: error: {exc}", file=sys.stderr)

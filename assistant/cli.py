@@ -1,0 +1,351 @@
+"""The `sori` command. Thin: parses arguments, calls the core, prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from assistant import __version__
+from assistant.errors import SoriError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sori",
+        description="Sori: a voice assistant that runs on your own computer. Talk or type; it answers in "
+        "text and out loud.",
+    )
+    p.add_argument("--version", action="version", version=f"sori {__version__}")
+    p.add_argument("--profile", choices=["default", "small"], help="model profile (default: from the config)")
+    p.add_argument("--config", type=Path, help="config file (default: sori config path)")
+    p.add_argument(
+        "--plugins-dir",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="extra plugin folder (repeatable)",
+    )
+    p.add_argument(
+        "--stt-model", metavar="ID|PATH", help="speech model: catalog id or CTranslate2 Whisper folder"
+    )
+    p.add_argument("--llm-model", metavar="ID|PATH", help="chat model: catalog id or .gguf file")
+    p.add_argument("--voice", metavar="ID|PATH", help="voice: catalog id or Piper .onnx file")
+    p.add_argument(
+        "--llm-server", metavar="URL", help="use an OpenAI-compatible server instead of a local model"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="print per-stage timings")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("chat", help="terminal chat (the answer streams; --speak also says it)")
+    c.add_argument("--new", action="store_true", help="start a new conversation")
+    c.add_argument("--conversation", type=int, metavar="ID", help="continue conversation ID")
+    c.add_argument("--speak", action="store_true", help="speak each sentence as soon as it is complete")
+    c.add_argument(
+        "--audio-out", type=Path, metavar="FILE.wav", help="with --speak: write speech to a WAV file"
+    )
+
+    a = sub.add_parser("ask", help="answer one question and exit")
+    a.add_argument("text", nargs="?", help="the question (or use --audio-in)")
+    a.add_argument(
+        "--audio-in", type=Path, metavar="FILE", help="take the question as speech from an audio file"
+    )
+    a.add_argument("--audio-out", type=Path, metavar="FILE.wav", help="write the spoken answer to a WAV file")
+    a.add_argument("--speak", action="store_true", help="say the answer on the speaker")
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+
+    t = sub.add_parser("transcribe", help="print the text spoken in audio files")
+    t.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    t.add_argument("--language", help="language code (default: detect)")
+    t.add_argument("--translate", action="store_true", help="translate the speech to English")
+    t.add_argument(
+        "--split-channels", action="store_true", help="transcribe left and right channels separately"
+    )
+    t.add_argument("--json", action="store_true", help="print a JSON list")
+
+    s = sub.add_parser("say", help="speak text (to the speaker, or -o FILE.wav)")
+    s.add_argument("text")
+    s.add_argument("-o", "--output", type=Path, metavar="FILE.wav")
+
+    m = sub.add_parser("models", help="list, install, verify the models")
+    msub = m.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    msub.add_parser("list", help="the catalog, and what is installed")
+    mi = msub.add_parser("install", help="assemble and verify a profile's models")
+    mi.add_argument("--profile", dest="install_profile", choices=["default", "small"])
+    mi.add_argument("--force", action="store_true", help="assemble again even if installed")
+    msub.add_parser("verify", help="re-check every installed model's sha256")
+    mp = msub.add_parser("path", help="print where a role's model is")
+    mp.add_argument("role", choices=["stt", "llm", "tts"])
+
+    cf = sub.add_parser("config", help="the config file")
+    cf.add_argument("config_command", choices=["path", "show", "edit"])
+
+    sub.add_parser("doctor", help="check Python, packages, models, audio, GPU and display")
+
+    b = sub.add_parser("bench", help="benchmark an engine against the bare library")
+    b.add_argument("target", choices=["stt", "llm", "tts"])
+    b.add_argument("--runs", type=int, default=3, help="repetitions (default 3)")
+    b.add_argument("--json", action="store_true")
+    return p
+
+
+def _settings(args: argparse.Namespace):
+    from assistant.config import apply_overrides, load_settings
+
+    settings = load_settings(args.config)
+    overrides: dict[str, object] = {}
+    if args.profile:
+        overrides["profile"] = args.profile
+    for flag, key in (
+        ("stt_model", "stt.model"),
+        ("llm_model", "llm.model"),
+        ("voice", "tts.voice"),
+        ("llm_server", "llm.server_url"),
+    ):
+        if getattr(args, flag):
+            overrides[key] = getattr(args, flag)
+    if args.plugins_dir:
+        overrides["plugins.dirs"] = [*settings.plugins.dirs, *args.plugins_dir]
+    return apply_overrides(settings, **overrides) if overrides else settings
+
+
+def _print_timings(timings: dict[str, float]) -> None:
+    print("timings: " + ", ".join(f"{k}={v:.0f}" for k, v in timings.items()), file=sys.stderr)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.core import Assistant
+    from assistant.errors import InputError
+
+    if (args.text is None) == (args.audio_in is None):
+        raise InputError("give a question as TEXT or as --audio-in FILE (one of them)")
+    assistant = Assistant(_settings(args))
+    timings: dict[str, float] = {}
+    transcript = None
+    duration = None
+    if args.audio_in is not None:
+        t0 = time.perf_counter()
+        result = assistant.transcribe(args.audio_in)
+        timings["stt_ms"] = (time.perf_counter() - t0) * 1000
+        transcript, duration = result.text, result.duration_s
+        if not transcript:
+            raise InputError(f"{args.audio_in}: no speech was recognized; speak closer to the microphone")
+    question = transcript if transcript is not None else args.text
+    speech = _speech_output(assistant, args.audio_out, args.speak or bool(args.audio_out))
+    conv = assistant.store.new_conversation()
+    t0 = time.perf_counter()
+    try:
+        reply = assistant.reply(
+            conv.id,
+            question,
+            source="spoken" if transcript is not None else "typed",
+            audio_duration_s=duration,
+            speech=speech,
+            timings_ms=timings,
+        )
+    finally:
+        if speech is not None:
+            speech.finish()
+            speech.sink.close()
+    timings = reply.timings_ms
+    if speech is not None and speech.first_audio_ms is not None:
+        timings["tts_first_audio_ms"] = speech.first_audio_ms
+    timings["total_ms"] = (time.perf_counter() - t0) * 1000 + timings.get("stt_ms", 0.0)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "transcript": transcript,
+                    "answer": reply.text,
+                    "tool_calls": [],
+                    "timings_ms": {k: round(v, 1) for k, v in timings.items()},
+                }
+            )
+        )
+    else:
+        if transcript is not None and args.verbose:
+            print(f"(heard: {transcript})", file=sys.stderr)
+        print(reply.text)
+    if args.verbose:
+        _print_timings(timings)
+    return 0
+
+
+def _speech_output(assistant, audio_out: Path | None, wanted: bool):
+    from assistant.audio.sinks import make_sink
+    from assistant.speech import SpeechOutput
+
+    return SpeechOutput(assistant.tts, make_sink(assistant, audio_out)) if wanted else None
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from assistant.audio.decode import SAMPLE_RATE, decode_file
+    from assistant.core import Assistant
+
+    assistant = Assistant(_settings(args))
+    stt = assistant.stt
+    language = args.language or assistant.settings.stt.language or None
+    results = []
+    for f in args.files:
+        t0 = time.perf_counter()
+        if args.split_channels:
+            channels = decode_file(f, split_stereo=True)
+            parts = [stt.transcribe(c, language=language, translate=args.translate) for c in channels]
+            text = "\n".join(f"[{side}] {r.text}" for side, r in zip(("left", "right"), parts, strict=True))
+            results.append(
+                {
+                    "file": str(f),
+                    "text": text,
+                    "language": parts[0].language,
+                    "duration_s": round(len(channels[0]) / SAMPLE_RATE, 3),
+                }
+            )
+        else:
+            r = stt.transcribe(f, language=language, translate=args.translate)
+            results.append(
+                {"file": str(f), "text": r.text, "language": r.language, "duration_s": round(r.duration_s, 3)}
+            )
+        if args.verbose:
+            _print_timings({"stt_ms": (time.perf_counter() - t0) * 1000})
+        if not args.json:
+            prefix = f"{f}: " if len(args.files) > 1 else ""
+            print(prefix + results[-1]["text"], flush=True)
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False))
+    return 0
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from assistant.core import Assistant
+    from assistant.errors import InputError
+
+    if not args.text.strip():
+        raise InputError("nothing to say: the text is empty")
+    assistant = Assistant(_settings(args))
+    speech = _speech_output(assistant, args.output, True)
+    t0 = time.perf_counter()
+    try:
+        speech.say(args.text)
+    finally:
+        speech.finish()
+        speech.sink.close()
+    if args.verbose:
+        _print_timings(
+            {
+                "tts_first_audio_ms": speech.first_audio_ms or 0.0,
+                "tts_total_ms": (time.perf_counter() - t0) * 1000,
+            }
+        )
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from assistant import models
+
+    settings = _settings(args)
+    action = args.models_command
+    if action == "list":
+        prof = models.profiles()
+        print(f"{'id':38} {'role':4} {'size':>9}  {'installed':9}  {'profiles':15} licence")
+        for m in models.catalog().values():
+            in_profiles = ",".join(p for p, ids in prof.items() if m.id in ids.values())
+            print(
+                f"{m.id:38} {m.role:4} {m.size / 1e6:7.0f} MB  "
+                f"{'yes' if models.is_installed(m.id) else 'no':9}  "
+                f"{in_profiles:15} {m.license}"
+            )
+        print(f"models folder: {models.paths.models_dir()}")
+    elif action == "install":
+        from tqdm import tqdm
+
+        profile = args.install_profile or settings.profile
+        bars: list[tqdm] = []
+
+        def progress(label: str, total: int):
+            bar = tqdm(
+                total=total, unit="B", unit_scale=True, desc=label, leave=False, file=sys.stderr, disable=None
+            )
+            bars.append(bar)
+            return bar.update
+
+        for role, model_id in models.profile_models(profile).items():
+            report = models.install(model_id, force=args.force, progress=progress)
+            for bar in bars:
+                bar.close()
+            bars.clear()
+            state = "installed" if report.assembled else "already installed"
+            print(f"{role}: {model_id} {state} in {models.model_dir(model_id)}")
+    elif action == "verify":
+        installed = [m for m in models.catalog() if models.model_dir(m).is_dir()]
+        if not installed:
+            raise SoriError("no models are installed; fix: sori models install")
+        for model_id in installed:
+            models.verify(model_id)
+            print(f"{model_id}: ok")
+    elif action == "path":
+        value = {"stt": settings.stt.model, "llm": settings.llm.model, "tts": settings.tts.voice}[args.role]
+        print(models.resolve(args.role, value, settings.profile).path)
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from assistant import paths
+    from assistant.config import default_config_text, settings_to_toml
+
+    path = args.config or paths.config_file()
+    if args.config_command == "path":
+        print(path)
+    elif args.config_command == "show":
+        print(settings_to_toml(_settings(args)), end="")
+    else:
+        import shlex
+        import subprocess
+
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(default_config_text(), "utf-8")
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "nano"
+        subprocess.call([*shlex.split(editor), str(path)])
+        _settings(args)  # validate what was written, so a mistake shows now
+        print(f"{path}: ok")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "chat"
+    if command == "chat" and args.command is None:
+        args = _parser().parse_args([*(argv if argv is not None else sys.argv[1:]), "chat"])
+    try:
+        if command == "chat":
+            from assistant.chat_cli import run_chat
+
+            return run_chat(args, _settings(args))
+        if command == "doctor":
+            from assistant.doctor import run_doctor
+
+            return run_doctor(args, _settings(args))
+        if command == "bench":
+            from assistant.bench import run_bench
+
+            return run_bench(args, _settings(args))
+        handler = {
+            "ask": cmd_ask,
+            "transcribe": cmd_transcribe,
+            "say": cmd_say,
+            "models": cmd_models,
+            "config": cmd_config,
+        }[command]
+        return handler(args)
+    except SoriError as exc:
+        print(f"sori: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\nsori: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

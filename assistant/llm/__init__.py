@@ -1,0 +1,99 @@
+"""Chat LLM: the engine Protocol, messages and generation statistics."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass
+class GenerationStats:
+    prompt_tokens: int = 0
+    # Prompt tokens actually evaluated: the rest were reused from the cached prefix.
+    prompt_tokens_evaluated: int = 0
+    completion_tokens: int = 0
+    # Oldest history messages left out so the prompt fits the context window.
+    dropped_messages: int = 0
+    first_token_ms: float | None = None
+    total_ms: float = 0.0
+    finish_reason: str = ""
+
+    @property
+    def tokens_per_s(self) -> float:
+        gen_ms = self.total_ms - (self.first_token_ms or 0.0)
+        return (
+            (self.completion_tokens - 1) / (gen_ms / 1000)
+            if gen_ms > 0 and self.completion_tokens > 1
+            else 0.0
+        )
+
+
+@dataclass
+class Generation:
+    """An answer being streamed: iterate for text deltas; text and stats are complete afterwards."""
+
+    stats: GenerationStats = field(default_factory=GenerationStats)
+    text: str = ""
+    cancelled: bool = False
+    _deltas: Iterator[str] = iter(())
+
+    def __iter__(self) -> Iterator[str]:
+        for delta in self._deltas:
+            self.text += delta
+            yield delta
+
+    def stream(
+        self, chunks: Iterator[str], cancel: threading.Event | None, count_tokens: bool = True
+    ) -> None:
+        """Attach the backend's delta iterator, adding timing, token counts and cancellation."""
+        self._deltas = self._timed(chunks, cancel, count_tokens)
+
+    def _timed(
+        self, chunks: Iterator[str], cancel: threading.Event | None, count_tokens: bool
+    ) -> Iterator[str]:
+        stats = self.stats
+        start = time.perf_counter()
+        try:
+            for delta in chunks:
+                if cancel is not None and cancel.is_set():
+                    self.cancelled = True
+                    stats.finish_reason = "cancelled"
+                    break
+                if not delta:
+                    continue
+                if stats.first_token_ms is None:
+                    stats.first_token_ms = (time.perf_counter() - start) * 1000
+                if count_tokens:
+                    stats.completion_tokens += 1
+                yield delta
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # stops the backend between tokens
+            stats.total_ms = (time.perf_counter() - start) * 1000
+
+
+class ChatModel(Protocol):
+    name: str
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.7,
+        cancel: threading.Event | None = None,
+    ) -> Generation:
+        """Stream an answer; stops between tokens once cancel is set."""
+        ...

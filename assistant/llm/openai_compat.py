@@ -1,0 +1,88 @@
+"""A chat backend for any OpenAI-compatible server (llama.cpp server, vLLM, Ollama)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+
+import httpx
+
+from assistant.errors import EngineError
+from assistant.llm import ChatMessage, Generation
+
+
+class OpenAICompatChat:
+    """Streams /chat/completions over server-sent events; closing the stream cancels the request."""
+
+    def __init__(
+        self, base_url: str, *, model: str = "", api_key: str = "", timeout_s: float = 120.0
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.name = model or self.base_url
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout_s, connect=5.0))
+
+    def load(self) -> None:
+        """Check the server answers, so a wrong URL is reported before the first question."""
+        try:
+            self._client.get(f"{self.base_url}/models").raise_for_status()
+        except httpx.HTTPError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: Exception) -> EngineError:
+        return EngineError(
+            f"chat server {self.base_url} failed: {exc or type(exc).__name__}; start the server or clear "
+            "llm.server_url in the config to run the model locally"
+        )
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.7,
+        cancel: threading.Event | None = None,
+    ) -> Generation:
+        gen = Generation()
+        body = {
+            "model": self.model or "default",
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        gen.stream(self._run(gen, body), cancel)
+        return gen
+
+    def _run(self, gen: Generation, body: dict) -> Iterator[str]:
+        try:
+            with self._client.stream("POST", f"{self.base_url}/chat/completions", json=body) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise EngineError(
+                        f"chat server {self.base_url} answered HTTP {response.status_code}: "
+                        f"{response.text[:200].strip()}; check llm.server_model and the server's log"
+                    )
+                for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    chunk = json.loads(data)
+                    if usage := chunk.get("usage"):
+                        gen.stats.prompt_tokens = usage.get("prompt_tokens", 0)
+                        gen.stats.prompt_tokens_evaluated = gen.stats.prompt_tokens
+                    for choice in chunk.get("choices") or []:
+                        if choice.get("finish_reason"):
+                            gen.stats.finish_reason = choice["finish_reason"]
+                        yield (choice.get("delta") or {}).get("content") or ""
+        except httpx.HTTPError as exc:
+            raise self._error(exc) from None
+        except json.JSONDecodeError:
+            raise EngineError(
+                f"chat server {self.base_url} sent a malformed stream; is it OpenAI-compatible?"
+            ) from None

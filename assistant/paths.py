@@ -1,0 +1,39 @@
+"""Where Sori keeps its files. Environment variables override each place (tests use them)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import PlatformDirs
+
+_DIRS = PlatformDirs("sori", appauthor=False)
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else None
+
+
+def config_dir() -> Path:
+    return _env_path("SORI_CONFIG_DIR") or Path(_DIRS.user_config_dir)
+
+
+def config_file() -> Path:
+    return _env_path("SORI_CONFIG") or config_dir() / "config.toml"
+
+
+def data_dir() -> Path:
+    return _env_path("SORI_DATA_DIR") or Path(_DIRS.user_data_dir)
+
+
+def models_dir() -> Path:
+    return _env_path("SORI_MODELS_DIR") or data_dir() / "models"
+
+
+def database_file() -> Path:
+    return data_dir() / "conversations.sqlite3"
+
+
+def plugins_dir() -> Path:
+    return config_dir() / "plugins"

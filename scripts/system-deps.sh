@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages Sori needs (as root), or prints the one command to run.
+# Usage: scripts/system-deps.sh run|test
+set -euo pipefail
+
+runtime=(libportaudio2)
+# Tests synthesize extra speech and noise with espeak-ng and sox; Qt screenshots need Xvfb and xcb.
+testing=(espeak-ng sox libsox-fmt-mp3 xvfb libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
+  libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0)
+# Building llama-cpp-python from source needs a C++ compiler and cmake (pip brings cmake if missing).
+build=(build-essential python3-venv)
+
+wanted=("${runtime[@]}" "${build[@]}")
+[ "${1:-run}" = test ] && wanted+=("${testing[@]}")
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "sori: not a Debian/Ubuntu system; make sure these (or your distribution's equivalents) are installed: ${wanted[*]}" >&2
+  exit 0
+fi
+
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+  echo "sori: installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "sori: missing system packages. Run this once, then try again:" >&2
+  echo "  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi

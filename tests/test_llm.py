@@ -1,0 +1,150 @@
+"""The chat model: real answers from the small model, prefix reuse, context limits, cancellation."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from assistant.config import Settings
+from assistant.core import Assistant
+from assistant.errors import ConfigError, EngineError, InputError, ModelError
+from assistant.llm import ChatMessage
+from assistant.store import ConversationStore
+from tests.conftest import assert_clean_error
+
+
+def test_ask_capital(sori):
+    r = sori("ask", "What is the capital of France?")
+    assert r.returncode == 0, r.stderr
+    assert "paris" in r.stdout.lower()
+
+
+def test_ask_spoken_question_json(sori, shared):
+    r = sori("ask", "--json", "--audio-in", str(shared / "eval" / "utterances" / "q01_capital.wav"))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) == {"transcript", "answer", "tool_calls", "timings_ms"}
+    assert "capital of france" in out["transcript"].lower()
+    assert "paris" in out["answer"].lower()
+    assert out["tool_calls"] == []
+    assert {"stt_ms", "llm_first_token_ms", "llm_total_ms", "total_ms"} <= set(out["timings_ms"])
+    assert all(v > 0 for v in out["timings_ms"].values())
+
+
+def test_typed_json_has_null_transcript(sori):
+    r = sori("ask", "--json", "Say hello.")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["transcript"] is None and out["answer"]
+
+
+@pytest.fixture
+def assistant(small_settings, engines, tmp_path):
+    """An assistant on the shared loaded engines, with its own store."""
+    a = Assistant(small_settings, store=ConversationStore(tmp_path / "c.sqlite3"))
+    a._stt, a._llm, a._tts = engines
+    return a
+
+
+def test_follow_up_reuses_prefix(assistant):
+    conv = assistant.store.new_conversation()
+    first = assistant.reply(conv.id, "Name one primary colour.")
+    second = assistant.reply(conv.id, "Name another one.")
+    s1, s2 = first.stats, second.stats
+    assert s2.prompt_tokens > s1.prompt_tokens
+    # The system prompt, the first question and answer come from the cache: only the new turn is evaluated.
+    assert s2.prompt_tokens_evaluated < s2.prompt_tokens - s1.prompt_tokens + 10
+    assert s2.prompt_tokens_evaluated < s2.prompt_tokens / 2
+    # Both turns and both answers are in the store, committed.
+    roles = [m.role for m in assistant.store.messages(conv.id)]
+    assert roles == ["user", "assistant", "user", "assistant"]
+
+
+def test_conversation_longer_than_context_still_answers(small_settings, engines, tmp_path):
+    from assistant.llm.llamacpp import LlamaCppChat
+
+    llm = engines[1]
+    small = LlamaCppChat(llm.model, context_size=512, n_threads=llm.n_threads, seed=7)
+    history = [ChatMessage("system", "You are terse.")]
+    for i in range(40):
+        history.append(ChatMessage("user", f"Remember the number {i} and the word apple{i}, please."))
+        history.append(ChatMessage("assistant", f"Noted: {i}, apple{i}."))
+    history.append(ChatMessage("user", "What is the capital of France?"))
+    gen = small.generate(history, max_tokens=32, temperature=0.0)
+    text = "".join(gen)
+    assert "paris" in text.lower()
+    assert gen.stats.dropped_messages > 40
+    assert gen.stats.prompt_tokens <= 512
+
+
+def test_cancel_stops_between_tokens(assistant):
+    conv = assistant.store.new_conversation()
+    cancel = threading.Event()
+    deltas: list[str] = []
+
+    def on_delta(d: str) -> None:
+        deltas.append(d)
+        if len(deltas) == 5:
+            cancel.set()
+
+    reply = assistant.reply(
+        conv.id, "Count from one to one hundred in words.", on_delta=on_delta, cancel=cancel
+    )
+    assert len(deltas) == 5
+    assert not reply.complete
+    stored = assistant.store.messages(conv.id)
+    assert stored[-1].role == "assistant" and not stored[-1].complete
+    assert stored[-1].text == "".join(deltas).strip()
+
+
+def test_blank_and_huge_questions(sori, assistant):
+    assert_clean_error(sori("ask", "   "), "empty")
+    huge = "why" + "y" * 119_997
+    assert_clean_error(sori("ask", huge), "120,000 characters")
+    conv = assistant.store.new_conversation()
+    with pytest.raises(InputError):
+        assistant.reply(conv.id, "x1 " * 6000)  # fits the char limit, not the context window
+    # Nothing half-written: the store still works and holds no orphan question.
+    assert assistant.store.messages(conv.id) == []
+    assert "paris" in assistant.reply(conv.id, "What is the capital of France?").text.lower()
+
+
+def test_truncated_gguf(sori, engines, tmp_path):
+    src = engines[1].model.path
+    cut = tmp_path / "cut.gguf"
+    with src.open("rb") as f:
+        cut.write_bytes(f.read(5_000_000))
+    r = sori("--llm-model", str(cut), "ask", "hi")
+    assert_clean_error(r, "cut.gguf", "truncated")
+
+
+def test_not_a_gguf(sori, tmp_path):
+    fake = tmp_path / "fake.gguf"
+    fake.write_bytes(b"not a model" * 100)
+    assert_clean_error(sori("--llm-model", str(fake), "ask", "hi"), "not a gguf")
+
+
+def test_unknown_chat_format(engines):
+    from assistant.llm.llamacpp import LlamaCppChat
+
+    llm = LlamaCppChat(engines[1].model, chat_format="no-such-format")
+    with pytest.raises(ConfigError, match="no-such-format"):
+        llm.load()
+
+
+def test_server_unreachable_is_clear(small_settings, tmp_path):
+    s = Settings.model_validate(
+        {**small_settings.model_dump(), "llm": {"server_url": "http://127.0.0.1:9/v1"}}
+    )
+    a = Assistant(s, store=ConversationStore(tmp_path / "c.sqlite3"))
+    with pytest.raises(EngineError, match="127.0.0.1:9"):
+        a.llm.load()
+
+
+def test_unknown_model_id(small_settings):
+    from assistant import models
+
+    with pytest.raises(ModelError, match="unknown model"):
+        models.resolve("llm", "no-such-model", "small")

@@ -1,0 +1,133 @@
+"""Speech to text with the real whisper-tiny.en model on real recordings."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.audio.decode import decode_file
+from assistant.errors import AudioInputError
+from tests.conftest import assert_clean_error
+
+
+def norm(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
+
+
+def test_jfk_transcript(sori, shared):
+    r = sori("transcribe", str(shared / "audio" / "jfk.flac"))
+    assert r.returncode == 0, r.stderr
+    assert "ask not what your country can do for you" in norm(r.stdout)
+
+
+def test_json_output_and_several_formats(sori, shared):
+    files = [shared / "audio" / "jfk.flac", shared / "audio" / "multilingual.mp3"]
+    r = sori("transcribe", "--json", *map(str, files))
+    assert r.returncode == 0, r.stderr
+    items = json.loads(r.stdout)
+    assert [set(i) for i in items] == [{"file", "text", "language", "duration_s"}] * 2
+    assert items[0]["duration_s"] == pytest.approx(11.0, abs=0.1)
+    assert "permission is hereby granted" in norm(items[1]["text"])
+
+
+def test_both_stereo_channels(sori, shared):
+    r = sori("transcribe", "--split-channels", str(shared / "audio" / "stereo_diarization.wav"))
+    assert r.returncode == 0, r.stderr
+    text = norm(r.stdout)
+    assert "confused complaint against the wizard" in text
+    assert "horizon seems extremely distant" in text
+
+
+@pytest.fixture(scope="module")
+def resampled(tmp_path_factory, shared) -> dict[str, Path]:
+    """jfk as 8 kHz mono and 48 kHz stereo files, made with sox."""
+    out = tmp_path_factory.mktemp("rates")
+    src = shared / "audio" / "jfk.flac"
+    files = {"8k": out / "jfk_8k_mono.wav", "48k": out / "jfk_48k_stereo.wav"}
+    subprocess.run(["sox", str(src), "-r", "8000", "-c", "1", str(files["8k"])], check=True)
+    subprocess.run(["sox", str(src), "-r", "48000", "-c", "2", str(files["48k"])], check=True)
+    return files
+
+
+@pytest.mark.parametrize("rate", ["8k", "48k"])
+def test_other_rates_and_channels(engines, resampled, rate):
+    stt = engines[0]
+    result = stt.transcribe(resampled[rate])
+    assert "ask not what your country can do for you" in norm(result.text)
+    assert result.duration_s == pytest.approx(11.0, abs=0.1)
+
+
+def test_array_input_and_segments(engines, shared):
+    stt = engines[0]
+    audio = decode_file(shared / "eval" / "utterances" / "q01_capital.wav")
+    result = stt.transcribe(audio)
+    assert "capital of france" in norm(result.text)
+    assert result.language == "en"
+    assert result.segments and result.segments[0].start < result.segments[-1].end <= result.duration_s + 0.5
+
+
+def test_silence_is_empty_not_invented(engines):
+    result = engines[0].transcribe(np.zeros(16000, dtype=np.float32))
+    assert result.text == ""
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.array([], dtype=np.float32),
+        np.array([0.1, np.nan, 0.2], dtype=np.float32),
+        np.array([np.inf] * 100, dtype=np.float32),
+        np.zeros((2, 100), dtype=np.float32),
+    ],
+    ids=["empty", "nan", "inf", "2d"],
+)
+def test_bad_arrays(engines, bad):
+    with pytest.raises(AudioInputError):
+        engines[0].transcribe(bad)
+
+
+def test_english_only_model_refuses_translation(sori, shared):
+    r = sori("transcribe", "--translate", str(shared / "audio" / "jfk.flac"))
+    assert_clean_error(r, "english-only")
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(1)
+    files = {
+        "random.wav": rng.integers(0, 256, 50_000, dtype=np.uint8).tobytes(),
+        "text.mp3": b"This is a text file, not an mp3.\n" * 50,
+        "empty.wav": b"",
+    }
+    out = {}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        out[name] = tmp_path / name
+    return out
+
+
+@pytest.mark.parametrize(
+    "name,needle",
+    [("random.wav", "cannot be decoded"), ("text.mp3", "cannot be decoded"), ("empty.wav", "empty")],
+)
+def test_bad_files_are_one_line_errors(sori, bad_files, name, needle):
+    r = sori("transcribe", str(bad_files[name]))
+    assert_clean_error(r, name, needle)
+
+
+def test_missing_file(sori, tmp_path):
+    r = sori("transcribe", str(tmp_path / "nope.flac"))
+    assert_clean_error(r, "no such file")
+
+
+def test_silence_file_gives_empty_transcript(sori, tmp_path):
+    path = tmp_path / "silence.wav"
+    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", str(path), "trim", "0", "1"], check=True)
+    r = sori("transcribe", "--json", str(path))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["text"] == ""
