@@ -315,7 +315,14 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"sori: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.showwarning = _show_warning  # one line for the user, not a source excerpt
     args = _parser().parse_args(argv)
     command = args.command or "chat"
     if command == "chat" and args.command is None:
