@@ -101,9 +101,8 @@ def bench_llm(assistant: Assistant, runs: int) -> dict:
         model_path=str(llm.model.path),
         n_ctx=llm.context_size,
         n_threads=llm.n_threads,  # type: ignore[attr-defined]
-        n_gpu_layers=llm.n_gpu_layers_used,
-        chat_format="chatml",
-        verbose=False,  # type: ignore[attr-defined]
+        n_gpu_layers=llm.n_gpu_layers_used,  # type: ignore[attr-defined]
+        verbose=False,  # the library's own choice of chat template, as a user of it would get
     )
 
     def measure(stream, first_key: str) -> dict[str, float]:
