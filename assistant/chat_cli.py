@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from contextlib import suppress
 
 from assistant.audio.sinks import make_sink
 from assistant.config import Settings
@@ -113,9 +112,6 @@ def _loop(args: argparse.Namespace, assistant: Assistant, conv, sink, interactiv
         try:
             reply = _answer(assistant, conv.id, text, speech)
             print()
-            if speech is not None:
-                with suppress(KeyboardInterrupt):
-                    speech.finish()
             if reply is not None and args.verbose:
                 print(
                     "timings: " + ", ".join(f"{k}={v:.0f}" for k, v in reply.timings_ms.items()),

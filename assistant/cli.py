@@ -149,11 +149,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         )
     finally:
         if speech is not None:
-            speech.finish()
             speech.sink.close()
     timings = reply.timings_ms
-    if speech is not None and speech.first_audio_ms is not None:
-        timings["tts_first_audio_ms"] = speech.first_audio_ms
     timings["total_ms"] = (time.perf_counter() - t0) * 1000 + timings.get("stt_ms", 0.0)
     if args.json:
         print(
@@ -236,8 +233,8 @@ def cmd_say(args: argparse.Namespace) -> int:
     if args.verbose:
         _print_timings(
             {
-                "tts_first_audio_ms": speech.first_audio_ms or 0.0,
-                "tts_total_ms": (time.perf_counter() - t0) * 1000,
+                "first_audio_ms": speech.first_audio_ms or 0.0,
+                "total_ms": (time.perf_counter() - t0) * 1000,
             }
         )
     return 0

@@ -34,6 +34,7 @@ class Reply:
     stats: GenerationStats
     timings_ms: dict[str, float] = field(default_factory=dict)
     message: Message | None = None
+    marks: dict[str, float] = field(default_factory=dict)
 
 
 class Assistant:
@@ -160,36 +161,48 @@ class Assistant:
             from assistant.text.splitter import SentenceSplitter
 
             splitter = SentenceSplitter()
-        first_chunk_ms: float | None = None
+        marks: dict[str, float] = {}  # pipeline-clock (monotonic) times of this turn's milestones
         finished = False
         try:
             for delta in gen:
+                marks.setdefault("first_token", time.monotonic())
                 if on_delta is not None:
                     on_delta(delta)
                 if splitter is not None and speech is not None:
                     for chunk in splitter.push(delta):
-                        if first_chunk_ms is None:
-                            first_chunk_ms = (time.perf_counter() - start) * 1000
+                        marks.setdefault("first_tts_chunk", time.monotonic())
                         speech.say(chunk)
             finished = True
         finally:
             # Whatever happens (cancel, Ctrl-C, an engine error), keep what was said.
             text = gen.text.strip()
-            complete = finished and not gen.cancelled
-            if splitter is not None and speech is not None and not gen.cancelled:
-                for chunk in splitter.flush():
-                    if first_chunk_ms is None:
-                        first_chunk_ms = (time.perf_counter() - start) * 1000
-                    speech.say(chunk)
+            speech_error: BaseException | None = None
+            if splitter is not None and speech is not None:
+                if not gen.cancelled:
+                    for chunk in splitter.flush():
+                        marks.setdefault("first_tts_chunk", time.monotonic())
+                        speech.say(chunk)
+                try:
+                    speech.finish()  # returns early when speech.stop() is called (barge-in, Ctrl-C)
+                except Exception as exc:  # stored first, raised after
+                    speech_error = exc
+                if speech.interrupted:
+                    text = speech.played_text()  # store the reply as the listener heard it
+                if speech.first_audio_t is not None:
+                    marks["first_audio"] = speech.first_audio_t
+                if speech.last_audio_t is not None:
+                    marks["last_audio"] = speech.last_audio_t
+            complete = finished and not gen.cancelled and not (speech is not None and speech.interrupted)
             stats = gen.stats
-            if stats.first_token_ms is not None:
-                timings["llm_first_token_ms"] = stats.first_token_ms
+            t0 = time.monotonic() - (time.perf_counter() - start)
+            for name, t in marks.items():
+                timings[f"{name}_ms"] = (t - t0) * 1000
             timings["llm_total_ms"] = stats.total_ms
-            if first_chunk_ms is not None:
-                timings["tts_first_chunk_ms"] = first_chunk_ms
             message = None
             if text:
                 message = self.store.add_message(
                     conversation_id, "assistant", text, timings_ms=timings, complete=complete
                 )
-        return Reply(text, complete, stats, timings, message)
+        if speech_error is not None:
+            raise speech_error
+        return Reply(text, complete, stats, timings, message, marks)

@@ -1,10 +1,16 @@
-"""Speaking text as it arrives: a worker thread owns the TTS engine and feeds a sink."""
+"""Speaking text as it arrives: one thread owns the TTS engine, another feeds the sink.
+
+Synthesis runs ahead of playback, so sentence two is ready when sentence one ends. stop() drops what is
+queued and stops the sink; what was actually played is kept (played_text) so a cut-off reply can be stored
+as heard.
+"""
 
 from __future__ import annotations
 
 import queue
 import threading
 import time
+from dataclasses import dataclass
 
 from assistant.audio.sinks import AudioSink
 from assistant.tts import TextToSpeech
@@ -12,53 +18,124 @@ from assistant.tts import TextToSpeech
 _DONE = object()
 
 
+@dataclass
+class _Utterance:
+    """One say() call: its text and how much of its audio exists and has been played."""
+
+    text: str
+    synthesized_s: float = 0.0
+    played_s: float = 0.0
+    synth_done: bool = False
+
+
 class SpeechOutput:
-    """say() queues a sentence and returns at once; finish() waits until everything is played."""
+    """say() queues text and returns at once; finish() waits until everything is played."""
 
     def __init__(self, tts: TextToSpeech, sink: AudioSink, t0: float | None = None) -> None:
         self.tts = tts
         self.sink = sink
-        self.t0 = time.perf_counter() if t0 is None else t0
-        self.first_audio_ms: float | None = None
+        # Times are time.monotonic(), the pipeline clock.
+        self.t0 = time.monotonic() if t0 is None else t0
+        self.first_audio_t: float | None = None
+        self.last_audio_t: float | None = None
         self.audio_seconds = 0.0
-        self.synth_ms = 0.0
         self.error: BaseException | None = None
-        self._queue: queue.Queue[object] = queue.Queue()
+        self.interrupted = False
+        self._utterances: list[_Utterance] = []
+        self._texts: queue.Queue[object] = queue.Queue()
+        self._audio: queue.Queue[object] = queue.Queue(maxsize=64)
         self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="sori-tts", daemon=True)
-        self._thread.start()
+        self._synth = threading.Thread(target=self._synth_work, name="sori-tts", daemon=True)
+        self._play = threading.Thread(target=self._play_work, name="sori-playback", daemon=True)
+        self._synth.start()
+        self._play.start()
+
+    @property
+    def first_audio_ms(self) -> float | None:
+        return None if self.first_audio_t is None else (self.first_audio_t - self.t0) * 1000
+
+    @property
+    def is_active(self) -> bool:
+        return self._play.is_alive()
 
     def say(self, text: str) -> None:
-        if text.strip():
-            self._queue.put(text)
+        if text.strip() and not self._cancel.is_set():
+            self._texts.put(text)
 
     def finish(self) -> None:
-        self._queue.put(_DONE)
-        self._thread.join()
+        """Wait until everything said so far has been played (or stop() was called)."""
+        self._texts.put(_DONE)
+        self._synth.join()
+        self._play.join()
         if self.error is not None:
             raise self.error
 
     def stop(self) -> None:
-        """Drop queued sentences and stop playback now."""
+        """Drop queued speech and stop playback now (barge-in, Ctrl-C)."""
+        if self._cancel.is_set():
+            return
+        self.interrupted = self._play.is_alive()
         self._cancel.set()
         self.sink.stop()
-        self._queue.put(_DONE)
-        self._thread.join()
+        self._texts.put(_DONE)
+        while True:  # unblock the synthesis thread if the audio queue is full
+            try:
+                self._audio.get_nowait()
+            except queue.Empty:
+                break
+        self._audio.put(_DONE)
 
-    def _work(self) -> None:
+    def played_text(self) -> str:
+        """The text as far as the listener heard it: whole utterances, plus the heard share of the last."""
+        words: list[str] = []
+        for u in self._utterances:
+            if u.played_s <= 0:
+                break
+            if u.synth_done and u.played_s >= u.synthesized_s - 1e-3:
+                words += u.text.split()
+            else:
+                part = u.text.split()
+                share = u.played_s / max(u.synthesized_s, 1e-6)
+                words += part[: max(1, round(len(part) * min(share, 1.0)))]
+                break
+        return " ".join(words)
+
+    def _synth_work(self) -> None:
         try:
-            while (item := self._queue.get()) is not _DONE:
+            while (item := self._texts.get()) is not _DONE:
                 if self._cancel.is_set():
-                    continue
-                start = time.perf_counter()
-                for chunk in self.tts.synthesize(str(item)):
-                    self.synth_ms += (time.perf_counter() - start) * 1000
+                    break
+                utterance = _Utterance(str(item))
+                self._utterances.append(utterance)
+                for chunk in self.tts.synthesize(utterance.text):
                     if self._cancel.is_set():
                         break
-                    if self.first_audio_ms is None:
-                        self.first_audio_ms = (time.perf_counter() - self.t0) * 1000
-                    self.sink.play(chunk.samples, chunk.sample_rate)
-                    self.audio_seconds += chunk.duration_s
-                    start = time.perf_counter()
+                    utterance.synthesized_s += chunk.duration_s
+                    self._audio.put((utterance, chunk.samples, chunk.sample_rate))
+                utterance.synth_done = True
         except BaseException as exc:  # handed to the caller of finish()
             self.error = exc
+        finally:
+            if not self._cancel.is_set():
+                self._audio.put(_DONE)
+
+    def _play_work(self) -> None:
+        try:
+            while (item := self._audio.get()) is not _DONE:
+                if self._cancel.is_set():
+                    break
+                utterance, samples, rate = item  # type: ignore[misc]
+                start = time.monotonic()
+                if self.first_audio_t is None:
+                    self.first_audio_t = start
+                self.sink.play(samples, rate)
+                played = len(samples) / rate
+                if self._cancel.is_set():
+                    # Stopped part-way: count only what the listener could have heard.
+                    played = min(played, time.monotonic() - start)
+                utterance.played_s += played
+                self.audio_seconds += played
+                self.last_audio_t = time.monotonic()
+        except BaseException as exc:
+            self.error = exc
+            self._cancel.set()

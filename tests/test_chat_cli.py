@@ -72,7 +72,7 @@ def test_ask_audio_out(sori, tmp_path):
     r = sori("-v", "ask", "--audio-out", str(out), "What is the capital of France?")
     assert r.returncode == 0, r.stderr
     assert "paris" in r.stdout.lower()
-    assert "tts_first_audio_ms" in r.stderr  # -v prints per-stage timings
+    assert "first_audio_ms" in r.stderr  # -v prints per-stage timings
     with wave.open(str(out)) as w:
         assert w.getframerate() == 22050 and w.getnframes() > 22050 // 2
 

@@ -69,7 +69,7 @@ def test_ask_through_server(sori, server):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert "paris" in out["answer"].lower()
-    assert out["timings_ms"]["llm_first_token_ms"] > 0
+    assert out["timings_ms"]["first_token_ms"] > 0
 
 
 def test_streams_and_cancels(server):
