@@ -62,6 +62,14 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
         latest = None if args.new else store.latest_conversation()
         conv = latest or store.new_conversation()
     interactive = sys.stdin.isatty()
+    if args.listen:
+        from assistant.audio.sources import AudioInputUnavailable
+        from assistant.listen_cli import run_listen
+
+        try:
+            return run_listen(args, assistant, conv.id)
+        except AudioInputUnavailable as exc:
+            print(f"sori: {exc}", file=sys.stderr)  # then carry on in text
     print(
         f"Sori ({settings.profile} profile) — conversation {conv.id}. /help for commands, Ctrl-D to quit.",
         file=sys.stderr,

@@ -45,8 +45,23 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--new", action="store_true", help="start a new conversation")
     c.add_argument("--conversation", type=int, metavar="ID", help="continue conversation ID")
     c.add_argument("--speak", action="store_true", help="speak each sentence as soon as it is complete")
+    c.add_argument("--audio-out", type=Path, metavar="FILE.wav", help="write Sori's speech to a WAV file")
     c.add_argument(
-        "--audio-out", type=Path, metavar="FILE.wav", help="with --speak: write speech to a WAV file"
+        "--listen", action="store_true", help="hands-free: talk, Sori answers aloud; interrupt any time"
+    )
+    c.add_argument(
+        "--audio-in",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="with --listen: play these recordings instead of the microphone (repeatable)",
+    )
+    c.add_argument(
+        "--gap",
+        type=float,
+        default=8.0,
+        metavar="S",
+        help="with --audio-in: seconds of silence after each recording (default 8)",
     )
 
     a = sub.add_parser("ask", help="answer one question and exit")
@@ -85,6 +100,15 @@ def _parser() -> argparse.ArgumentParser:
     cf.add_argument("config_command", choices=["path", "show", "edit"])
 
     sub.add_parser("doctor", help="check Python, packages, models, audio, GPU and display")
+    sub.add_parser("devices", help="list audio inputs and outputs")
+
+    pl = sub.add_parser("plugins", help="tools Sori can call: list, check, new")
+    plsub = pl.add_subparsers(dest="plugins_command", metavar="ACTION", required=True)
+    plsub.add_parser("list", help="each tool with its file, and every file that failed to load")
+    pc = plsub.add_parser("check", help="validate one plugin file and print its schemas")
+    pc.add_argument("file", type=Path)
+    pn = plsub.add_parser("new", help="write a commented plugin template into your plugins folder")
+    pn.add_argument("name")
 
     b = sub.add_parser("bench", help="benchmark an engine against the bare library")
     b.add_argument("target", choices=["stt", "llm", "tts"])
@@ -329,6 +353,14 @@ def main(argv: list[str] | None = None) -> int:
             from assistant.chat_cli import run_chat
 
             return run_chat(args, _settings(args))
+        if command == "devices":
+            from assistant.audio.devices import print_devices
+
+            return print_devices()
+        if command == "plugins":
+            from assistant.plugins_cli import run_plugins
+
+            return run_plugins(args, _settings(args))
         if command == "doctor":
             from assistant.doctor import run_doctor
 

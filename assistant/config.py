@@ -117,6 +117,27 @@ class PluginSettings(_Section):
         return [p.expanduser() for p in value]
 
 
+class VoiceSettings(_Section):
+    """Hands-free conversation: when a turn ends, interruptions, Sori's own voice."""
+
+    vad_aggressiveness: int = Field(
+        2, ge=0, le=3, description="webrtcvad: 0 = keeps most audio .. 3 = strictest"
+    )
+    min_speech_ms: int = Field(250, ge=60, le=2000, description="shorter sounds (coughs, clicks) are no turn")
+    end_silence_ms: int = Field(700, ge=200, le=5000, description="silence that ends a turn")
+    speculative_silence_ms: int = Field(
+        200, ge=60, le=2000, description="silence after which transcription starts early"
+    )
+    early_end: bool = Field(
+        True, description="end the turn at the short silence when it was a clear question"
+    )
+    barge_in: bool = Field(True, description="speaking while Sori talks interrupts it (off for loudspeakers)")
+    echo_margin: float = Field(
+        2.0, ge=1.0, le=20.0, description="input must be this much louder than Sori's own echo to count"
+    )
+    filler: str = Field("One moment.", description='said once while a slow tool runs; "" = nothing')
+
+
 class Settings(_Section):
     """All of Sori's settings; every key has a default."""
 
@@ -125,6 +146,7 @@ class Settings(_Section):
     llm: LlmSettings = Field(default_factory=LlmSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
     audio: AudioSettings = Field(default_factory=AudioSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
     plugins: PluginSettings = Field(default_factory=PluginSettings)
 
 

@@ -109,6 +109,13 @@ class Assistant:
                 msgs.append(ChatMessage(m.role, m.text))  # type: ignore[arg-type]
         return msgs
 
+    def prefill(self, conversation_id: int, question: str) -> None:
+        """Prepare the model for a likely question (speculative end of turn); a no-op for servers."""
+        llm = self.llm
+        if hasattr(llm, "prefill") and question.strip() and len(question) <= MAX_QUESTION_CHARS:
+            messages = [*self.history(conversation_id), ChatMessage("user", question.strip())]
+            llm.prefill(messages, self.settings.llm.max_tokens)
+
     def reply(
         self,
         conversation_id: int,

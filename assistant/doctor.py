@@ -76,14 +76,16 @@ def _models(settings: Settings) -> list[Check]:
 
 
 def _audio() -> list[Check]:
-    try:
-        import sounddevice as sd
+    from assistant.audio.devices import list_devices
 
-        devices = sd.query_devices()
-    except Exception as exc:  # PortAudio missing raises OSError; no devices raise PortAudioError
-        return [Check("audio", False, str(exc).splitlines()[0], "sudo apt-get install libportaudio2", False)]
-    inputs = [d["name"] for d in devices if d["max_input_channels"] > 0]
-    outputs = [d["name"] for d in devices if d["max_output_channels"] > 0]
+    try:
+        devices = list_devices()
+    except SoriError as exc:
+        return [
+            Check("audio", False, str(exc).split("; fix: ")[0], "sudo apt-get install libportaudio2", False)
+        ]
+    inputs = [d.name for d in devices if d.inputs > 0]
+    outputs = [d.name for d in devices if d.outputs > 0]
     fix = "connect a microphone/speaker; Sori still works in text and with audio files"
     return [
         Check("audio input", bool(inputs), ", ".join(inputs[:3]) or "no input device", fix, required=False),

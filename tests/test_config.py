@@ -116,7 +116,7 @@ def test_unknown_key_lists_valid_keys(tmp_path: Path) -> None:
 
 def test_unknown_section_and_top_level_key(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, "[stt]\nbeam_size = 1\n\n[speech]\nrate = 1\n"))
-    assert ":4: speech: unknown key (valid keys: profile, stt, llm, tts, audio, plugins)" in message
+    assert ":4: speech: unknown key (valid keys: profile, stt, llm, tts, audio, voice, plugins)" in message
 
 
 @pytest.mark.parametrize(

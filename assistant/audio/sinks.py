@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from assistant.audio.clock import Clock, default_clock
 from assistant.audio.wav import WavWriter
 from assistant.errors import SoriError
+
+SLICE_S = 0.02  # paced playback advances in slices this long, so stop() lands within one slice
 
 
 class AudioOutputError(SoriError):
@@ -28,15 +32,54 @@ class AudioSink(Protocol):
     def close(self) -> None: ...
 
 
+def pace_playback(
+    clock: Clock,
+    total: int,
+    sample_rate: int,
+    stopped: threading.Event,
+    on_played=None,
+    t_start: float | None = None,
+) -> int:
+    """Take as long as `total` samples take to play (from t_start, default now); return how many played.
+
+    Waits on `stopped` in slices of at most SLICE_S, so a stop() from another thread ends it at once;
+    on_played(upto) is called with the running count of samples whose play time has passed.
+    """
+    t0 = clock.now() if t_start is None else t_start
+    done = 0
+    while True:
+        played = min(total, int((clock.now() - t0) * sample_rate))
+        if played > done:
+            done = played
+            if on_played is not None:
+                on_played(done)
+        if done >= total:
+            return done
+        if stopped.wait(min(SLICE_S, (total - done) / sample_rate)):
+            played = min(total, int((clock.now() - t0) * sample_rate))
+            if played > done and on_played is not None:
+                on_played(played)
+            return max(done, played)
+
+
 class NullSink:
+    """Discards audio; with realtime=True it still takes the audio's duration (stop() cuts it short)."""
+
+    def __init__(self, clock: Clock | None = None, realtime: bool = False) -> None:
+        self.clock = default_clock(clock)
+        self.realtime = realtime
+        self._stopped = threading.Event()
+
     def play(self, samples: np.ndarray, sample_rate: int) -> None:
-        pass
+        if self.realtime:
+            self._stopped.clear()
+            pace_playback(self.clock, len(samples), sample_rate, self._stopped)
 
     def stop(self) -> None:
-        pass
+        self._stopped.set()
 
     def close(self) -> None:
-        pass
+        self.stop()
 
 
 class WavFileSink:
@@ -87,19 +130,29 @@ class SpeakerSink:
     def play(self, samples: np.ndarray, sample_rate: int) -> None:
         self._stopped.clear()
         try:
-            self._sd.play(samples, sample_rate, device=self.device)
+            # Low latency keeps little audio buffered in the device, so abort() silences it quickly.
+            self._sd.play(samples, sample_rate, device=self.device, latency="low")
             # Wait in short steps so stop() takes effect within ~20 ms.
-            while self._sd.get_stream().active and not self._stopped.wait(0.02):
+            while self._sd.get_stream().active and not self._stopped.wait(SLICE_S):
                 pass
+            if self._stopped.is_set():  # a stop() that raced with the start of this chunk
+                self._abort()
         except self._sd.PortAudioError as exc:
             raise AudioOutputError(f"audio output failed ({exc}); check the output device") from None
 
     def stop(self) -> None:
         self._stopped.set()
-        self._sd.stop()
+        self._abort()
+
+    def _abort(self) -> None:
+        # abort() drops the audio already buffered in the device; sd.stop() would let it drain first
+        # (up to the output latency, often over 50 ms).
+        with contextlib.suppress(RuntimeError):  # RuntimeError: nothing has been played yet
+            self._sd.get_stream().abort(ignore_errors=True)
 
     def close(self) -> None:
         self.stop()
+        self._sd.stop()  # also closes the last stream
 
 
 def make_sink(assistant, audio_out: str | Path | None) -> AudioSink:

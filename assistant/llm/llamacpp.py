@@ -154,6 +154,33 @@ class LlamaCppChat:
             return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     # -- generation --------------------------------------------------------------------------------
+    @staticmethod
+    def _reusable(llama: Any, tokens: list[int]) -> int:
+        """How many leading prompt tokens are already in the KV cache (the last one is always re-run)."""
+        reused = 0
+        for a, b in zip(llama.input_ids[: llama.n_tokens].tolist(), tokens[:-1], strict=False):
+            if a != b:
+                break
+            reused += 1
+        return reused
+
+    def prefill(self, messages: Sequence[ChatMessage], max_tokens: int = 512) -> int:
+        """Evaluate a likely prompt ahead of time (while the user may still be speaking).
+
+        The next generate() with the same prompt then only evaluates its last token. Returns the number
+        of tokens evaluated now.
+        """
+        with self._lock:
+            llama = self._load_locked()
+            tokens, _, _, _ = self.fit(messages, max_tokens)
+            reused = self._reusable(llama, tokens)
+            todo = tokens[reused:-1]
+            if todo:
+                llama._ctx.kv_cache_seq_rm(-1, reused, -1)
+                llama.n_tokens = reused
+                llama.eval(todo)
+            return len(todo)
+
     def generate(
         self,
         messages: Sequence[ChatMessage],
@@ -172,12 +199,7 @@ class LlamaCppChat:
         with self._lock:
             llama = self._load_locked()
             tokens, stop, dropped, room = self.fit(messages, max_tokens)
-            cached = llama.input_ids[: llama.n_tokens].tolist()
-            reused = 0
-            for a, b in zip(cached, tokens[:-1], strict=False):
-                if a != b:
-                    break
-                reused += 1
+            reused = self._reusable(llama, tokens)
             gen.stats.prompt_tokens = len(tokens)
             gen.stats.prompt_tokens_evaluated = len(tokens) - reused
             gen.stats.dropped_messages = dropped

@@ -1,0 +1,62 @@
+"""Typed events the voice loop reports to its clients (terminal chat, window, tests).
+
+Every event carries the turn_id of the user turn it belongs to, so a client can drop what belongs to a
+turn that was interrupted. Times are on the pipeline clock (time.monotonic()).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+State = Literal["listening", "hearing", "transcribing", "thinking", "speaking", "stopped"]
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    turn_id: int
+    state: State
+
+
+@dataclass(frozen=True)
+class UserSpeechStarted:
+    turn_id: int
+    t: float
+
+
+@dataclass(frozen=True)
+class TranscriptReady:
+    turn_id: int
+    text: str
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class ReplyDelta:
+    turn_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyDone:
+    turn_id: int
+    text: str
+    complete: bool
+    latency_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BargeIn:
+    """The user spoke while Sori was answering turn_id: that answer was stopped."""
+
+    turn_id: int
+    t: float
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    turn_id: int
+    message: str
+
+
+Event = StateChanged | UserSpeechStarted | TranscriptReady | ReplyDelta | ReplyDone | BargeIn | ErrorEvent

@@ -1,0 +1,91 @@
+"""`sori chat --listen`: a spoken conversation in the terminal; typed lines join the same conversation."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from assistant.config import Settings
+from assistant.core import Assistant
+from assistant.events import (
+    BargeIn,
+    ErrorEvent,
+    Event,
+    ReplyDelta,
+    ReplyDone,
+    StateChanged,
+    TranscriptReady,
+)
+from assistant.pipeline import VoiceLoop
+
+
+def _printer(verbose: bool):
+    def on_event(event: Event) -> None:
+        if isinstance(event, TranscriptReady):
+            print(f"\nyou (spoken)> {event.text}\nsori> ", end="", flush=True)
+        elif isinstance(event, ReplyDelta):
+            print(event.text, end="", flush=True)
+        elif isinstance(event, ReplyDone):
+            print("" if event.complete else " [cut off]", flush=True)
+            if verbose:
+                print(
+                    "latency: " + ", ".join(f"{k}={v:.0f}" for k, v in event.latency_ms.items()),
+                    file=sys.stderr,
+                )
+        elif isinstance(event, BargeIn):
+            print(" [interrupted]", flush=True)
+        elif isinstance(event, ErrorEvent):
+            print(f"\nsori: error: {event.message}", file=sys.stderr)
+        elif isinstance(event, StateChanged) and verbose:
+            print(f"({event.state})", file=sys.stderr)
+
+    return on_event
+
+
+def _source(args: argparse.Namespace, settings: Settings):
+    from assistant.audio.sources import MicrophoneSource, ScriptedSource, ScriptItem
+
+    if args.audio_in:
+        # Files stand in for the microphone, played in real time with a pause after each for the answer.
+        items = [
+            ScriptItem(path, gap_before_s=0.0 if i == 0 else args.gap) for i, path in enumerate(args.audio_in)
+        ]
+        return ScriptedSource(items, tail_silence_s=args.gap)
+    return MicrophoneSource(settings.audio.input_device or None)
+
+
+def _sink(args: argparse.Namespace, settings: Settings):
+    from assistant.audio.sinks import SpeakerSink
+    from assistant.audio.timed_sink import TimestampedWavSink
+
+    if args.audio_out:
+        return TimestampedWavSink(args.audio_out)
+    return SpeakerSink(settings.audio.output_device)
+
+
+def run_listen(args: argparse.Namespace, assistant: Assistant, conversation_id: int) -> int:
+    """Returns an exit code; raises AudioInputUnavailable without a microphone (the caller falls back)."""
+    settings = assistant.settings
+    source = _source(args, settings)
+    sink = _sink(args, settings)
+    print("listening — speak; type to send text; Ctrl-C to stop", file=sys.stderr)
+    loop = VoiceLoop(assistant, source, sink, conversation_id, on_event=_printer(args.verbose))
+    if not args.audio_in and sys.stdin.isatty():
+        # Typed lines go into the same conversation while listening.
+        def typed() -> None:
+            for line in sys.stdin:
+                if line.strip():
+                    loop.submit_text(line.strip())
+            loop.stop()
+
+        threading.Thread(target=typed, name="sori-typed", daemon=True).start()
+    try:
+        loop.run()
+    except KeyboardInterrupt:
+        loop.stop()
+    finally:
+        sink.close()
+    for message in loop.errors:
+        print(f"sori: warning: {message}", file=sys.stderr)
+    return 0

@@ -1,0 +1,356 @@
+"""The hands-free voice loop: source -> VAD -> STT -> LLM -> splitter -> TTS -> sink, with barge-in.
+
+Threads: a capture thread reads the source, removes Sori's own echo and runs the turn detector; the
+control thread (run()) owns turn ids and reacts to the detector's events; one STT worker transcribes
+(speculatively, as soon as a short silence is heard); a turn thread streams one answer at a time through
+Assistant.reply, which speaks clauses as they complete. Every event carries its turn id; work of an
+older turn is dropped.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.audio.decode import SAMPLE_RATE
+from assistant.audio.echo import EchoCanceller, to_16k
+from assistant.audio.sinks import AudioSink
+from assistant.audio.sources import AudioFrame
+from assistant.audio.vad import (
+    SpeculativeEnd,
+    SpeechResumed,
+    SpeechStarted,
+    TurnDetector,
+    TurnEnded,
+    VadConfig,
+)
+from assistant.config import VoiceSettings
+from assistant.core import Assistant
+from assistant.errors import SoriError
+from assistant.events import (
+    BargeIn,
+    ErrorEvent,
+    Event,
+    ReplyDelta,
+    ReplyDone,
+    StateChanged,
+    TranscriptReady,
+    UserSpeechStarted,
+)
+from assistant.speech import SpeechOutput
+
+_SOURCE_DONE = object()
+
+
+@dataclass(frozen=True)
+class _Typed:
+    text: str
+
+
+@dataclass
+class TurnRecord:
+    """One user turn and Sori's answer, with pipeline-clock times of each milestone."""
+
+    turn_id: int
+    speech_end: float = 0.0
+    decided: float = 0.0
+    transcript_ready: float = 0.0
+    transcript: str = ""
+    reply: str = ""
+    complete: bool = False
+    barged_in_at: float | None = None
+    speculative_hit: bool = False
+    marks: dict[str, float] = field(default_factory=dict)  # first_token, first_tts_chunk, first/last_audio
+
+    def latency_ms(self) -> dict[str, float]:
+        """Each milestone in ms after the end of the user's speech."""
+        points = {"turn_decided": self.decided, "transcript_ready": self.transcript_ready, **self.marks}
+        return {f"{k}_ms": round((v - self.speech_end) * 1000, 1) for k, v in points.items() if v}
+
+
+class _TapSink:
+    """Passes audio to the real sink and tells the echo canceller (and listeners) what is being played."""
+
+    def __init__(
+        self, sink: AudioSink, echo: EchoCanceller, listeners: list[Callable[[np.ndarray, float], None]]
+    ):
+        self.sink, self.echo, self.listeners = sink, echo, listeners
+        self.playing_since: float | None = None
+
+    def play(self, samples: np.ndarray, sample_rate: int) -> None:
+        t = time.monotonic()
+        ref = to_16k(samples, sample_rate)
+        self.echo.played(ref, t)
+        for listener in self.listeners:
+            listener(ref, t)
+        self.playing_since = t
+        try:
+            self.sink.play(samples, sample_rate)
+        finally:
+            self.playing_since = None
+
+    def stop(self) -> None:
+        self.sink.stop()
+        self.echo.stopped(time.monotonic())
+
+    def close(self) -> None:
+        pass  # the loop's owner closes the real sink
+
+
+class VoiceLoop:
+    """Runs a spoken conversation from `source` into `sink` until the source ends or stop() is called."""
+
+    def __init__(
+        self,
+        assistant: Assistant,
+        source: Iterable[AudioFrame],
+        sink: AudioSink,
+        conversation_id: int,
+        *,
+        voice: VoiceSettings | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        echo_listeners: list[Callable[[np.ndarray, float], None]] | None = None,
+    ) -> None:
+        self.assistant = assistant
+        self.source = source
+        self.voice = voice or assistant.settings.voice
+        self.conversation_id = conversation_id
+        self.on_event = on_event
+        self.echo = EchoCanceller(margin=self.voice.echo_margin)
+        self.sink = _TapSink(sink, self.echo, list(echo_listeners or []))
+        self.detector = TurnDetector(
+            VadConfig(
+                aggressiveness=self.voice.vad_aggressiveness,
+                min_speech_ms=self.voice.min_speech_ms,
+                end_silence_ms=self.voice.end_silence_ms,
+                speculative_silence_ms=self.voice.speculative_silence_ms,
+            )
+        )
+        self.turns: list[TurnRecord] = []
+        self.errors: list[str] = []
+        self._events: queue.Queue[object] = queue.Queue()
+        self._stt = ThreadPoolExecutor(1, thread_name_prefix="sori-stt")
+        self._turn_id = 0
+        self._speculative: tuple[int, Future] | None = None
+        self._early_closed = False  # the current utterance was already answered at the short silence
+        self._turn_thread: threading.Thread | None = None
+        self._speech: SpeechOutput | None = None
+        self._cancel = threading.Event()
+        self._stopping = threading.Event()
+
+    # -- public ------------------------------------------------------------------------------------
+    def run(self) -> list[TurnRecord]:
+        capture = threading.Thread(target=self._capture, name="sori-capture", daemon=True)
+        capture.start()
+        self._emit(StateChanged(self._turn_id, "listening"))
+        try:
+            while (item := self._events.get()) is not _SOURCE_DONE:
+                if self._stopping.is_set():
+                    break
+                self._handle(item)
+        finally:
+            self._finish_turn(wait=not self._stopping.is_set())
+            self._stt.shutdown(wait=True)
+            self._emit(StateChanged(self._turn_id, "stopped"))
+        return self.turns
+
+    def stop(self) -> None:
+        """End the conversation: stop speaking, stop listening."""
+        self._stopping.set()
+        self._interrupt()
+        close = getattr(self.source, "close", None)
+        if close:
+            close()
+        self._events.put(_SOURCE_DONE)
+
+    def submit_text(self, text: str) -> None:
+        """A typed turn in the same conversation (it interrupts an answer being spoken)."""
+        self._events.put(_Typed(text))
+
+    @property
+    def answering(self) -> bool:
+        return self._turn_thread is not None and self._turn_thread.is_alive()
+
+    # -- capture thread ----------------------------------------------------------------------------
+    def _capture(self) -> None:
+        try:
+            for frame in self.source:
+                samples = frame.samples
+                if self.answering and not self.voice.barge_in:
+                    samples = np.zeros_like(samples)  # loudspeaker mode: nothing heard while answering
+                else:
+                    samples = self.echo.process(samples, frame.t_start)
+                heard = AudioFrame(samples, frame.t_start, frame.index)
+                for event in self.detector.process(heard):
+                    self._events.put(event)
+        except SoriError as exc:
+            self._events.put(ErrorEvent(self._turn_id, str(exc)))
+        finally:
+            self._events.put(_SOURCE_DONE)
+
+    # -- control thread ----------------------------------------------------------------------------
+    def _handle(self, event: object) -> None:
+        if isinstance(event, SpeechStarted):
+            if self.answering and self.voice.barge_in:
+                self._barge_in(event.t)
+            self._turn_id += 1
+            self._early_closed = False
+            self._emit(UserSpeechStarted(self._turn_id, event.t))
+            self._emit(StateChanged(self._turn_id, "hearing"))
+        elif isinstance(event, SpeculativeEnd):
+            turn_id = self._turn_id
+            future = self._stt.submit(self.assistant.transcribe, event.audio)
+            future.add_done_callback(lambda f: self._prefill(turn_id, f))
+            self._speculative = (turn_id, future)
+            if self.voice.early_end:
+                self._try_early_end(event)
+        elif isinstance(event, SpeechResumed):
+            if self._early_closed:
+                # The user was not done: the early answer is withdrawn, the utterance continues.
+                self._barge_in(event.t)
+                self._early_closed = False
+            self._speculative = None
+        elif isinstance(event, TurnEnded):
+            if self._early_closed:
+                self._early_closed = False
+                return
+            self._start_turn(event.audio, event.t_speech_end, event.t_decided)
+        elif isinstance(event, _Typed):
+            if self.answering:
+                self._barge_in(time.monotonic())
+            self._turn_id += 1
+            now = time.monotonic()
+            self._launch(TurnRecord(self._turn_id, now, now, now, event.text), "typed", None)
+        elif isinstance(event, ErrorEvent):
+            self.errors.append(event.message)
+            self._emit(event)
+
+    def _prefill(self, turn_id: int, future: Future) -> None:
+        """Once the speculative transcript exists, evaluate the prompt it implies (on the STT worker)."""
+        if future.exception() is not None or self._early_closed or turn_id != self._turn_id:
+            return
+        text = future.result().text
+        if text:
+            self._stt.submit(self._quietly, self.assistant.prefill, self.conversation_id, text)
+
+    def _quietly(self, fn: Callable[..., object], *args: object) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # speculation is optional; the real turn reports real errors
+            self.errors.append(f"speculative work failed: {exc}")
+
+    def _try_early_end(self, event: SpeculativeEnd) -> None:
+        """Answer at the short silence when the transcript is plainly a finished question."""
+        assert self._speculative is not None
+        try:
+            text = self._speculative[1].result().text.strip()
+        except SoriError:
+            return  # the end-of-turn path transcribes again and reports the error
+        if text.endswith("?") and len(text.split()) >= 3 and self._events.empty():
+            self._early_closed = True
+            self._start_turn(event.audio, getattr(event, "t_speech_end", event.t), time.monotonic())
+
+    def _start_turn(self, audio: np.ndarray, speech_end: float, decided: float) -> None:
+        self._finish_turn(wait=True)
+        turn = TurnRecord(self._turn_id, speech_end=speech_end, decided=decided)
+        self._emit(StateChanged(turn.turn_id, "transcribing"))
+        spec = self._speculative
+        self._speculative = None
+        if spec is not None and spec[0] == turn.turn_id:
+            future, turn.speculative_hit = spec[1], True
+        else:
+            future = self._stt.submit(self.assistant.transcribe, audio)
+        try:
+            result = future.result()
+        except SoriError as exc:
+            self._emit(ErrorEvent(turn.turn_id, str(exc)))
+            return
+        turn.transcript_ready = time.monotonic()
+        turn.transcript = result.text
+        if not result.text:
+            self._emit(StateChanged(turn.turn_id, "listening"))
+            return
+        self._emit(TranscriptReady(turn.turn_id, result.text, result.duration_s))
+        self._launch(turn, "spoken", result.duration_s)
+
+    def _launch(self, turn: TurnRecord, source: str, duration_s: float | None) -> None:
+        """Answer on the turn thread, so the control thread stays free to hear a barge-in."""
+        self._finish_turn(wait=True)
+        self.turns.append(turn)
+        self._cancel = threading.Event()
+        self._speech = SpeechOutput(self.assistant.tts, self.sink)
+        self._turn_thread = threading.Thread(
+            target=self._answer,
+            args=(turn, source, duration_s, self._speech, self._cancel),
+            name=f"sori-turn-{turn.turn_id}",
+            daemon=True,
+        )
+        self._emit(StateChanged(turn.turn_id, "thinking"))
+        self._turn_thread.start()
+
+    def _barge_in(self, t: float) -> None:
+        turn = self.turns[-1] if self.turns else None
+        if turn is not None and self.answering:
+            turn.barged_in_at = t
+            self._interrupt()
+            self._emit(BargeIn(turn.turn_id, t))
+            self._finish_turn(wait=True)
+
+    def _interrupt(self) -> None:
+        self._cancel.set()
+        if self._speech is not None:
+            self._speech.stop()
+
+    def _finish_turn(self, wait: bool) -> None:
+        if self._turn_thread is not None:
+            if not wait:
+                self._interrupt()
+            self._turn_thread.join()
+            self._turn_thread = None
+
+    # -- turn thread -------------------------------------------------------------------------------
+    def _answer(
+        self,
+        turn: TurnRecord,
+        source: str,
+        duration_s: float | None,
+        speech: SpeechOutput,
+        cancel: threading.Event,
+    ) -> None:
+        def delta(text: str) -> None:
+            if turn.turn_id == self._turn_id:
+                self._emit(ReplyDelta(turn.turn_id, text))
+
+        try:
+            reply = self.assistant.reply(
+                self.conversation_id,
+                turn.transcript,
+                source=source,
+                audio_duration_s=duration_s,
+                on_delta=delta,
+                speech=speech,
+                cancel=cancel,
+            )
+            turn.reply, turn.complete, turn.marks = reply.text, reply.complete, reply.marks
+            self._emit(ReplyDone(turn.turn_id, reply.text, reply.complete, turn.latency_ms()))
+        except SoriError as exc:
+            self.errors.append(str(exc))
+            self._emit(ErrorEvent(turn.turn_id, str(exc)))
+        if turn.turn_id == self._turn_id:
+            self._emit(StateChanged(turn.turn_id, "listening"))
+
+    def _emit(self, event: Event) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception as exc:  # a client's bug must not stop the conversation
+                self.errors.append(f"event handler failed: {exc}")
+
+
+__all__ = ["SAMPLE_RATE", "TurnRecord", "VoiceLoop"]

@@ -1,0 +1,48 @@
+"""Built-in tool: search the user's own documents (.txt, .md, .pdf in the documents folder).
+
+The folder is $SORI_DOCUMENTS_DIR, else "documents" in Sori's data folder; `configure(folder)` changes it.
+The index lives in assistant.tools.document_index and is brought up to date before each search.
+"""
+
+from __future__ import annotations
+
+from assistant.tools import tool
+from assistant.tools.document_index import SUFFIXES, configure, documents_dir, search, sync
+
+__all__ = ["configure", "search_documents"]
+
+KINDS = ", ".join(sorted(SUFFIXES))
+
+
+@tool(
+    timeout=60,  # the first search of a big folder reads every file
+    examples=[
+        "what does my lease say about pets",
+        "search my documents for the warranty period",
+        "find the section about vacation days in my files",
+    ],
+)
+def search_documents(query: str) -> dict:
+    """Search the user's own documents and files (notes, manuals, contracts, PDFs) for passages about
+    something; cite the file name (and page) of what you use in the answer.
+
+    Args:
+        query: the words to look for, e.g. "pets", "warranty period", "vacation days"
+    """
+    folder = documents_dir()
+    if not folder.is_dir():
+        return {
+            "results": [],
+            "message": f"There is no documents folder at {folder}. Put {KINDS} files there, or set "
+            "SORI_DOCUMENTS_DIR to the folder that holds them.",
+        }
+    report = sync(folder)
+    if report.files == 0:
+        return {"results": [], "message": f"The documents folder {folder} has no {KINDS} files."}
+    results = search(query, folder=folder)
+    answer: dict = {"query": query, "documents": report.files, "results": results}
+    if not results:
+        answer["message"] = f"Nothing in the {report.files} documents matches {query!r}."
+    if report.failed:
+        answer["unreadable"] = sorted(report.failed)
+    return answer

@@ -1,0 +1,57 @@
+"""Built-in tools: countdown timers that ring even after a restart.
+
+They are stored by assistant.tools.timer_service, whose TimerService rings them.
+"""
+
+from __future__ import annotations
+
+from assistant.tools import tool
+from assistant.tools.timer_service import add_timer, cancel_timers, clock, format_duration, pending_timers
+
+
+@tool(
+    examples=[
+        "set a timer for five minutes",
+        "set a 10 minute timer",
+        "remind me in 20 minutes to check the oven",
+        "set a timer for two hours called laundry",
+    ]
+)
+def set_timer(duration_seconds: int, label: str | None = None) -> dict:
+    """Start a countdown timer that rings when the time is up (also for "remind me in N minutes").
+
+    Args:
+        duration_seconds: how long the timer runs, in seconds (5 minutes = 300), from 1 second to 7 days
+        label: a short name for what the timer is for, e.g. "laundry" or "check the oven"
+    """
+    timer = add_timer(duration_seconds, label)
+    said = format_duration(duration_seconds)
+    named = f" {timer.label!r}" if timer.label else ""
+    return {
+        "id": timer.id,
+        "label": timer.label,
+        "duration": said,
+        "due": clock(timer.due),
+        "message": f"Timer{named} set for {said}; it rings at {clock(timer.due)}.",
+    }
+
+
+@tool(examples=["what timers do I have", "how long is left on my timer", "list my timers"])
+def list_timers() -> dict:
+    """List the timers that are still running, soonest first, with the time left on each."""
+    timers = pending_timers()
+    return {"count": len(timers), "timers": [t.to_dict() for t in timers]}
+
+
+@tool(examples=["cancel the laundry timer", "stop my timer", "cancel all timers"])
+def cancel_timer(label_or_id: str) -> dict:
+    """Cancel a running timer by its label or number; "all" cancels every timer.
+
+    Args:
+        label_or_id: the timer's label (e.g. "laundry"), its number from list_timers, or "all"
+    """
+    key = label_or_id
+    if not key.strip() and len(pending_timers()) == 1:
+        key = "all"  # "cancel my timer" with just one running: no doubt which
+    cancelled = cancel_timers(key)
+    return {"cancelled": [t.name for t in cancelled], "count": len(cancelled)}

@@ -1,0 +1,116 @@
+"""Blocking helpers the bridge runs on its worker threads: devices, plugins, the config file. No Qt here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant import paths
+from assistant.audio.sinks import AudioOutputError, AudioSink, SpeakerSink
+from assistant.audio.sources import AudioInputUnavailable, MicrophoneSource
+from assistant.config import Settings, settings_to_toml
+from assistant.core import Assistant
+from assistant.errors import SoriError
+
+# Settings the running engines were built from: changing them needs a restart.
+RESTART_KEYS = (
+    ("stt", "model"),
+    ("stt", "device"),
+    ("llm", "model"),
+    ("llm", "n_gpu_layers"),
+    ("llm", "server_url"),
+    ("tts", "voice"),
+    ("profile",),
+)
+
+
+def make_output(settings: Settings, audio_out: Path | None) -> tuple[AudioSink | None, str]:
+    """The sink replies are spoken into (a timestamped WAV for tests), or None and why there is none."""
+    if audio_out is not None:
+        from assistant.audio.timed_sink import TimestampedWavSink
+
+        try:
+            return TimestampedWavSink(audio_out), ""
+        except AudioOutputError as exc:
+            return None, str(exc)
+    try:
+        return SpeakerSink(settings.audio.output_device), ""
+    except AudioOutputError as exc:
+        return None, str(exc)
+
+
+def microphone_problem(settings: Settings) -> str | None:
+    """Why the microphone cannot be used (opening it and closing it again), or None."""
+    try:
+        mic = MicrophoneSource(settings.audio.input_device)
+    except AudioInputUnavailable as exc:
+        return str(exc)
+    mic.close()
+    return None
+
+
+def devices() -> tuple[list, str]:
+    """The sound devices, or [] and why they cannot be listed."""
+    from assistant.audio.devices import list_devices
+
+    try:
+        return list_devices(), ""
+    except SoriError as exc:
+        return [], str(exc)
+
+
+def plugin_folders(settings: Settings) -> list[Path]:
+    from assistant.plugins_cli import plugin_folders as folders
+
+    return folders(settings)
+
+
+def load_plugins(settings: Settings) -> tuple[list[tuple[str, str, str]], list]:
+    """(name, description, source file) of every tool, and the LoadErrors (file:line: why)."""
+    from assistant.tools.loader import BUILTIN_DIR, ToolRegistry
+
+    try:
+        registry = ToolRegistry(
+            dirs=plugin_folders(settings), builtin_dir=BUILTIN_DIR if BUILTIN_DIR.is_dir() else None
+        )
+        registry.load()
+    except Exception as exc:  # the plugin framework is still changing; never let it stop the window
+        from assistant.tools.errors import LoadError
+
+        return [], [LoadError(paths.plugins_dir(), None, f"plugins cannot be loaded ({exc})")]
+    sources = registry.sources()
+    tools = [
+        (name, spec.description or "", str(sources.get(name, ""))) for name, spec in registry.tools.items()
+    ]
+    return tools, registry.errors
+
+
+def write_settings(settings: Settings) -> Path:
+    """Write the whole settings to the config file; returns its path."""
+    path = paths.config_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(settings_to_toml(settings), "utf-8")
+        tmp.replace(path)  # atomic: a crash never leaves half a config file
+    except OSError as exc:
+        raise SoriError(f"cannot write the config file {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def needs_restart(old: Settings, new: Settings) -> bool:
+    """True when a setting the loaded engines were built from changed."""
+
+    def get(s: Settings, key: tuple[str, ...]) -> object:
+        value: object = s
+        for part in key:
+            value = getattr(value, part)
+        return value
+
+    return any(get(old, key) != get(new, key) for key in RESTART_KEYS)
+
+
+def apply_live(assistant: Assistant, settings: Settings, *, tts_loaded: bool) -> None:
+    """Use what can change without reloading a model: voice timing, barge-in, speaking rate, devices."""
+    assistant.settings = settings  # read at the start of each turn and each voice session
+    if tts_loaded and hasattr(assistant.tts, "speaking_rate"):
+        assistant.tts.speaking_rate = settings.tts.speaking_rate
