@@ -10,6 +10,7 @@ older turn is dropped.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -51,6 +52,101 @@ _SOURCE_DONE = object()
 @dataclass(frozen=True)
 class _Typed:
     text: str
+
+
+@dataclass
+class _Held:
+    """A turn that ended on a pause mid-sentence ("And so my fellow Americans,"): kept open a while."""
+
+    audio: np.ndarray
+    t_audio_start: float
+    speech_end: float
+    decided: float
+    text: str
+    duration_s: float
+    deadline: float
+
+    @property
+    def t_audio_end(self) -> float:
+        return self.t_audio_start + len(self.audio) / SAMPLE_RATE
+
+
+_UNFINISHED_WORDS = {
+    "and",
+    "but",
+    "or",
+    "so",
+    "because",
+    "the",
+    "a",
+    "an",
+    "to",
+    "of",
+    "with",
+    "if",
+    "that",
+    "my",
+    "your",
+    "is",
+    "are",
+    "for",
+    "in",
+    "on",
+    "at",
+    "then",
+}
+
+
+def sounds_unfinished(text: str) -> bool:
+    """Whether a transcript stops mid-sentence (a trailing comma, or a word that needs a continuation)."""
+    text = text.strip()
+    if not text:
+        return False
+    if text[-1] in ",;:-–—" or text.endswith(("...", "…")):
+        return True
+    last = re.sub(r"[^a-z']", "", text.split()[-1].lower())
+    # Whisper ends a finished sentence with punctuation; bare words mean it heard a pause mid-sentence.
+    return text[-1].isalnum() or last in _UNFINISHED_WORDS
+
+
+@dataclass(frozen=True)
+class _QuickBargeIn:
+    t: float  # onset of the speech heard over Sori's voice
+
+
+class _BargeInTrigger:
+    """Hears the user over Sori's voice within ~100 ms: a strict webrtcvad on the echo-cancelled input.
+
+    The turn detector waits for min_speech_ms before it calls something a turn (so coughs are not
+    turns); stopping playback cannot wait that long, so this trigger stops it early and the detector
+    then starts the new turn as usual.
+    """
+
+    def __init__(self, frame_ms: int = 20, needed_ms: int = 100, floor_dbfs: float = -40.0) -> None:
+        import webrtcvad
+
+        self._vad = webrtcvad.Vad(3)
+        self._needed = max(1, needed_ms // frame_ms)
+        self._floor = floor_dbfs
+        self._run = 0
+        self._onset = 0.0
+
+    def hears(self, samples: np.ndarray, t: float) -> bool:
+        rms = float(np.sqrt(np.mean(np.square(samples)))) if len(samples) else 0.0
+        loud = rms > 10 ** (self._floor / 20)
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+        voiced = loud and len(samples) in (160, 320, 480) and self._vad.is_speech(pcm, SAMPLE_RATE)
+        if not voiced:
+            self._run = 0
+            return False
+        if self._run == 0:
+            self._onset = t
+        self._run += 1
+        return self._run == self._needed
+
+    @property
+    def onset(self) -> float:
+        return self._onset
 
 
 @dataclass
@@ -143,6 +239,9 @@ class VoiceLoop:
         self._speech: SpeechOutput | None = None
         self._cancel = threading.Event()
         self._stopping = threading.Event()
+        self._trigger = _BargeInTrigger()
+        self._held: _Held | None = None
+        self._speculative_hit = False
 
     # -- public ------------------------------------------------------------------------------------
     def run(self) -> list[TurnRecord]:
@@ -150,10 +249,23 @@ class VoiceLoop:
         capture.start()
         self._emit(StateChanged(self._turn_id, "listening"))
         try:
-            while (item := self._events.get()) is not _SOURCE_DONE:
-                if self._stopping.is_set():
+            while True:
+                held = self._held
+                try:
+                    timeout = None if held is None else max(0.0, held.deadline - time.monotonic())
+                    item = self._events.get(timeout=timeout)
+                except queue.Empty:
+                    self._held = None  # the pause really was the end of the turn
+                    self._answer_transcript(
+                        held.audio, held.speech_end, held.decided, held.text, held.duration_s
+                    )
+                    continue
+                if item is _SOURCE_DONE or self._stopping.is_set():
                     break
                 self._handle(item)
+            if self._held is not None and not self._stopping.is_set():
+                held, self._held = self._held, None
+                self._answer_transcript(held.audio, held.speech_end, held.decided, held.text, held.duration_s)
         finally:
             self._finish_turn(wait=not self._stopping.is_set())
             self._stt.shutdown(wait=True)
@@ -186,6 +298,8 @@ class VoiceLoop:
                     samples = np.zeros_like(samples)  # loudspeaker mode: nothing heard while answering
                 else:
                     samples = self.echo.process(samples, frame.t_start)
+                    if self._speaking() and self._trigger.hears(samples, frame.t_start):
+                        self._events.put(_QuickBargeIn(self._trigger.onset))
                 heard = AudioFrame(samples, frame.t_start, frame.index)
                 for event in self.detector.process(heard):
                     self._events.put(event)
@@ -194,9 +308,21 @@ class VoiceLoop:
         finally:
             self._events.put(_SOURCE_DONE)
 
+    def _speaking(self) -> bool:
+        speech = self._speech
+        return (
+            self.voice.barge_in
+            and speech is not None
+            and speech.first_audio_t is not None
+            and speech.is_active
+        )
+
     # -- control thread ----------------------------------------------------------------------------
     def _handle(self, event: object) -> None:
-        if isinstance(event, SpeechStarted):
+        if isinstance(event, _QuickBargeIn):
+            if self.answering:
+                self._barge_in(event.t)
+        elif isinstance(event, SpeechStarted):
             if self.answering and self.voice.barge_in:
                 self._barge_in(event.t)
             self._turn_id += 1
@@ -220,7 +346,7 @@ class VoiceLoop:
             if self._early_closed:
                 self._early_closed = False
                 return
-            self._start_turn(event.audio, event.t_speech_end, event.t_decided)
+            self._end_of_turn(event)
         elif isinstance(event, _Typed):
             if self.answering:
                 self._barge_in(time.monotonic())
@@ -256,28 +382,63 @@ class VoiceLoop:
             self._early_closed = True
             self._start_turn(event.audio, getattr(event, "t_speech_end", event.t), time.monotonic())
 
-    def _start_turn(self, audio: np.ndarray, speech_end: float, decided: float) -> None:
-        self._finish_turn(wait=True)
-        turn = TurnRecord(self._turn_id, speech_end=speech_end, decided=decided)
-        self._emit(StateChanged(turn.turn_id, "transcribing"))
-        spec = self._speculative
-        self._speculative = None
-        if spec is not None and spec[0] == turn.turn_id:
-            future, turn.speculative_hit = spec[1], True
-        else:
+    def _end_of_turn(self, event: TurnEnded) -> None:
+        audio, t_audio_start = event.audio, event.t_audio_start
+        held, self._held = self._held, None
+        if held is not None:
+            # The user went on after a mid-sentence pause: one utterance, transcribed as a whole.
+            gap = int(min(max(0.0, t_audio_start - held.t_audio_end), 2.0) * SAMPLE_RATE)
+            audio = np.concatenate([held.audio, np.zeros(gap, np.float32), audio])
+            t_audio_start = held.t_audio_start
+            self._speculative = None
+        result = self._transcribe(audio)
+        if result is None:
+            return
+        if sounds_unfinished(result.text) and len(audio) < 25 * SAMPLE_RATE:
+            extra = self.voice.end_silence_ms / 1000
+            self._held = _Held(
+                audio,
+                t_audio_start,
+                event.t_speech_end,
+                event.t_decided,
+                result.text,
+                result.duration_s,
+                time.monotonic() + extra,
+            )
+            return
+        self._answer_transcript(audio, event.t_speech_end, event.t_decided, result.text, result.duration_s)
+
+    def _transcribe(self, audio: np.ndarray):
+        """The turn's transcript: the speculative one when it covers this audio, else a fresh one."""
+        spec, self._speculative = self._speculative, None
+        future = spec[1] if spec is not None and spec[0] == self._turn_id else None
+        self._speculative_hit = future is not None
+        if future is None:
             future = self._stt.submit(self.assistant.transcribe, audio)
         try:
-            result = future.result()
+            return future.result()
         except SoriError as exc:
-            self._emit(ErrorEvent(turn.turn_id, str(exc)))
-            return
+            self._emit(ErrorEvent(self._turn_id, str(exc)))
+            return None
+
+    def _start_turn(self, audio: np.ndarray, speech_end: float, decided: float) -> None:
+        """Answer now (early end of turn on a clear question)."""
+        result = self._transcribe(audio)
+        if result is not None:
+            self._answer_transcript(audio, speech_end, decided, result.text, result.duration_s)
+
+    def _answer_transcript(
+        self, audio: np.ndarray, speech_end: float, decided: float, text: str, duration_s: float
+    ) -> None:
+        turn = TurnRecord(self._turn_id, speech_end=speech_end, decided=decided)
+        turn.speculative_hit = self._speculative_hit
         turn.transcript_ready = time.monotonic()
-        turn.transcript = result.text
-        if not result.text:
+        turn.transcript = text
+        if not text:
             self._emit(StateChanged(turn.turn_id, "listening"))
             return
-        self._emit(TranscriptReady(turn.turn_id, result.text, result.duration_s))
-        self._launch(turn, "spoken", result.duration_s)
+        self._emit(TranscriptReady(turn.turn_id, text, duration_s))
+        self._launch(turn, "spoken", duration_s)
 
     def _launch(self, turn: TurnRecord, source: str, duration_s: float | None) -> None:
         """Answer on the turn thread, so the control thread stays free to hear a barge-in."""

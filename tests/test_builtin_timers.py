@@ -42,13 +42,13 @@ def test_set_list_cancel(executor: ToolExecutor) -> None:
     call(executor, "set_timer", duration_seconds=300)
     listed = call(executor, "list_timers")
     assert listed["count"] == 2
-    assert [t["name"] for t in listed["timers"]] == ["5 minutes timer", "laundry"]  # soonest first
+    assert [t["name"] for t in listed["timers"]] == ["5 minute timer", "laundry"]  # soonest first
     assert 295 <= listed["timers"][0]["remaining_seconds"] <= 300
     assert (paths.data_dir() / "timers.sqlite3").is_file()
     assert call(executor, "cancel_timer", label_or_id="LAUNDRY") == {"cancelled": ["laundry"], "count": 1}
     assert "laundry" not in str(call(executor, "list_timers"))
     error = fails(executor, "cancel_timer", label_or_id="oven")
-    assert "no pending timer" in error and "5 minutes timer" in error
+    assert "no pending timer" in error and "5 minute timer" in error
     only = call(executor, "list_timers")["timers"][0]
     assert call(executor, "cancel_timer", label_or_id=str(only["id"]))["count"] == 1
     assert call(executor, "list_timers") == {"count": 0, "timers": []}

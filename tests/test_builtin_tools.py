@@ -68,6 +68,22 @@ def test_builtins_load_like_plugins(registry: ToolRegistry) -> None:
         assert registry.sources()[name].parent == BUILTIN_DIR.resolve()
 
 
+def test_examples_are_not_copied_from_the_evaluation(registry: ToolRegistry) -> None:
+    # The examples feed a fast path; the evaluation's own sentences in them would inflate its score.
+    path = SHARED / "eval" / "tool_calls.jsonl"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+
+    def plain(text: str) -> str:
+        return " ".join(re.sub(r"[^\w\s]", "", text.lower()).split())
+
+    held_out = {
+        plain(json.loads(line)["utterance"]) for line in path.read_text().splitlines() if line.strip()
+    }
+    examples = {plain(e) for spec in registry.tools.values() for e in spec.examples}
+    assert examples & held_out == set()
+
+
 def test_parameters_match_the_eval_readme(registry: ToolRegistry) -> None:
     # ../shared/eval/README.md names these; the evaluation calls the tools with exactly these arguments.
     expected = {

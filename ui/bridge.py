@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from assistant.audio.sinks import AudioSink, NullSink
-from assistant.audio.sources import AudioInputUnavailable, MicrophoneSource, ScriptedSource, ScriptItem
+from assistant.audio.sources import MicrophoneSource, ScriptedSource, ScriptItem
 from assistant.core import Assistant
 from assistant.errors import SoriError
 from assistant.events import ErrorEvent, Event, ReplyDelta, ReplyDone, StateChanged, TranscriptReady
@@ -125,8 +125,11 @@ class Bridge(QObject):
         self._setup_audio()
         tools, errors = services.load_plugins(self.assistant.settings)
         for error in errors[:3]:
-            self.notice.emit(f"plugin-{error.file}", "A plugin failed to load", f"{error} (fix it, then "
-                             "reload it in Settings → Plugins)")
+            self.notice.emit(
+                f"plugin-{error.file}",
+                "A plugin failed to load",
+                f"{error} (fix it, then reload it in Settings → Plugins)",
+            )
         self.pluginsListed.emit(tools, errors)
         self.loadFinished.emit()
 
@@ -160,7 +163,9 @@ class Bridge(QObject):
     def open_conversation(self, conversation_id: int) -> None:
         def job() -> None:
             store = self.assistant.store
-            self.conversationOpened.emit(store.get_conversation(conversation_id), store.messages(conversation_id))
+            self.conversationOpened.emit(
+                store.get_conversation(conversation_id), store.messages(conversation_id)
+            )
 
         self._store_job(job)
 
@@ -211,7 +216,10 @@ class Bridge(QObject):
             raise RuntimeError("an answer is still being written; stop it first")
         self._cancel = threading.Event()
         self._turn = threading.Thread(
-            target=self._typed_turn, args=(conversation_id, text, self._cancel), name="sori-ui-turn", daemon=True
+            target=self._typed_turn,
+            args=(conversation_id, text, self._cancel),
+            name="sori-ui-turn",
+            daemon=True,
         )
         self.busyChanged.emit(True)
         self.stateChanged.emit("thinking")

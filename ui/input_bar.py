@@ -33,8 +33,9 @@ class InputBox(QPlainTextEdit):
         self.setObjectName("inputBox")
         self.setPlaceholderText("Message Sori…  (Enter sends, Shift+Enter adds a line, hold Space to talk)")
         self.setAccessibleName("Message")
-        self.setToolTip("Type a message. Enter sends, Shift+Enter starts a new line; hold Space in the empty "
-                        "box to talk")
+        self.setToolTip(
+            "Type a message. Enter sends, Shift+Enter starts a new line; hold Space in the empty box to talk"
+        )
         self.setTabChangesFocus(True)
         self.talking = False
         self.document().contentsChanged.connect(self._fit_height)
@@ -96,8 +97,9 @@ class InputBar(QWidget):
         self.level.setToolTip("How loud the microphone hears you")
         self.hands_free = QCheckBox("Hands-free", self)
         self.hands_free.setAccessibleName("Hands-free")
-        self.hands_free.setToolTip("Keep listening after each answer (otherwise the microphone takes one "
-                                   "question per click)")
+        self.hands_free.setToolTip(
+            "Keep listening after each answer (otherwise the microphone takes one question per click)"
+        )
         self.stop = QToolButton(self)
         self.stop.setObjectName("stopButton")
         self.stop.setIconSize(QSize(18, 18))
@@ -144,8 +146,11 @@ class InputBar(QWidget):
         if not self.mic.isEnabled():
             mic_color = pal.color(QPalette.ColorRole.PlaceholderText)
         self.mic.setIcon(icons.icon("speaker" if state == "speaking" else "mic", mic_color))
-        self.stop.setIcon(icons.icon("stop", text if self.stop.isEnabled() else
-                                     pal.color(QPalette.ColorRole.PlaceholderText)))
+        self.stop.setIcon(
+            icons.icon(
+                "stop", text if self.stop.isEnabled() else pal.color(QPalette.ColorRole.PlaceholderText)
+            )
+        )
         self.send.setIcon(icons.icon("send", pal.color(QPalette.ColorRole.HighlightedText)))
 
     def set_mic_state(self, state: str) -> None:
@@ -155,11 +160,13 @@ class InputBar(QWidget):
         self.mic.setChecked(state == "listening")
         self.mic.blockSignals(False)
         if self.mic.isEnabled():
-            self.mic.setToolTip({
-                "off": "Talk to Sori (Ctrl+M); or hold Space in the empty message box",
-                "listening": "Listening… click to stop (Ctrl+M)",
-                "speaking": "Sori is speaking; talk to interrupt, or click to stop listening",
-            }.get(state, "Microphone"))
+            self.mic.setToolTip(
+                {
+                    "off": "Talk to Sori (Ctrl+M); or hold Space in the empty message box",
+                    "listening": "Listening… click to stop (Ctrl+M)",
+                    "speaking": "Sori is speaking; talk to interrupt, or click to stop listening",
+                }.get(state, "Microphone")
+            )
         if state != "listening":
             self.level.setValue(0)
         self.mic.style().unpolish(self.mic)  # re-apply the style sheet rule for the new state

@@ -4,9 +4,10 @@ A frame counts as speech only if all of these hold:
 - webrtcvad (at `aggressiveness`) calls it speech;
 - its level is at least `energy_floor_dbfs` (drops webrtcvad's ~100 ms hangover after the last word in
   a quiet room, so the end of speech is placed within a frame or two);
-- its level is `noise_margin_db` above the noise floor, the quietest frame of the last `noise_window_ms`.
-  webrtcvad calls loud steady noise (a fan, white noise at -20 dBFS) speech in every frame; speech
-  rises and falls by 20 dB or more between syllables, steady noise does not;
+- its level above 300 Hz is `noise_margin_db` above the noise floor, the quietest such level of the last
+  `noise_window_ms` (digital silence left out). webrtcvad calls loud steady noise (a fan, white noise at
+  -20 dBFS) speech in every frame; speech rises and falls by 20 dB or more between syllables, steady
+  noise does not. Rumble below 300 Hz (brown noise, traffic) is left out: it swings by 10 dB per frame;
 - the EchoGate, given the level of what the assistant is playing, does not attribute it to echo.
 
 The noise floor needs `noise_window_ms` to catch up with a noise that starts suddenly; meanwhile a turn

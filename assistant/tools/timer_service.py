@@ -6,6 +6,7 @@ functions here; a running TimerService notices new timers within POLL_S seconds.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -67,7 +68,9 @@ class Timer:
 
     @property
     def name(self) -> str:
-        return self.label or f"{format_duration(self.due - self.created)} timer"
+        """The label, or what people call it: "5 minute timer"."""
+        length = re.sub(r"\b(day|hour|minute|second)s\b", r"\1", format_duration(self.due - self.created))
+        return self.label or f"{length} timer"
 
     def remaining(self, now: float | None = None) -> float:
         return max(0.0, self.due - (time.time() if now is None else now))
@@ -210,8 +213,8 @@ class TimerService:
                 claimed = conn.execute("UPDATE timers SET fired = 1 WHERE id = ? AND fired = 0", (timer.id,))
             if claimed.rowcount != 1:
                 continue  # another service (or a cancel) got there first
-            started = self.started_at if self.started_at is not None else now
-            late = timer.due < started or now - timer.due > LATE_AFTER_S
+            missed = self.started_at is not None and timer.due < self.started_at  # due while Sori was off
+            late = missed or now - timer.due > LATE_AFTER_S
             timer = replace(timer, fired=True, late=late)
             rung.append(timer)
             try:

@@ -178,11 +178,11 @@ def evaluate(expression: str) -> int | float:
 
 @tool(
     examples=[
-        "what is 17 times 23",
-        "what's 15 percent of 80",
-        "square root of 144",
-        "2 to the power of 10",
-        "1024 divided by 16",
+        "what is 12 times 34",
+        "what's 20 percent of 150",
+        "square root of 81",
+        "3 to the power of 4",
+        "900 divided by 25",
     ]
 )
 def calculate(expression: str) -> dict:

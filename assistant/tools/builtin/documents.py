@@ -17,9 +17,9 @@ KINDS = ", ".join(sorted(SUFFIXES))
 @tool(
     timeout=60,  # the first search of a big folder reads every file
     examples=[
-        "what does my lease say about pets",
-        "search my documents for the warranty period",
-        "find the section about vacation days in my files",
+        "what does my rental contract say about noise",
+        "search my documents for the refund policy",
+        "find the part about overtime in my files",
     ],
 )
 def search_documents(query: str) -> dict:

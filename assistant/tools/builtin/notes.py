@@ -52,9 +52,9 @@ def _stem(word: str) -> str:
 
 @tool(
     examples=[
-        "take a note: buy milk and eggs",
-        "note that the meeting moved to Thursday",
-        "remember that my locker code is 4512",
+        "take a note: call the plumber tomorrow",
+        "note that the car needs an oil change",
+        "remember that the gate code is 1234",
     ]
 )
 def add_note(text: str) -> dict:
@@ -74,7 +74,7 @@ def add_note(text: str) -> dict:
     return {"saved": _note((cur.lastrowid, text, now))}
 
 
-@tool(examples=["read me my notes", "what notes do I have", "list my notes"])
+@tool(examples=["show me my notes", "what did I write down", "list my notes"])
 def list_notes() -> dict:
     """List the user's notes, newest first."""
     with _db() as conn:
@@ -85,7 +85,7 @@ def list_notes() -> dict:
     return {"count": total, "notes": [_note(r) for r in rows]}
 
 
-@tool(examples=["do I have any notes about the dentist", "search my notes for passwords"])
+@tool(examples=["find my notes about the car", "did I note anything about the plumber"])
 def search_notes(query: str) -> dict:
     """Find the user's notes that mention some words (any case), newest first.
 

@@ -32,7 +32,7 @@ def checked_url(url: str) -> str:
 
 @tool(
     confirm="Open {url} in your browser?",
-    examples=["open wikipedia.org", "please open https://example.com in the browser"],
+    examples=["open github.com", "go to https://www.python.org in the browser"],
 )
 def open_url(url: str) -> dict:
     """Open a web page (an http or https address) in the user's web browser.

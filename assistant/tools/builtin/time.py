@@ -142,11 +142,11 @@ def spoken(now: datetime) -> str:
 
 @tool(
     examples=[
-        "what time is it",
-        "what's today's date",
-        "what day of the week is it",
-        "what time is it in Tokyo",
-        "current time in New York",
+        "tell me the time",
+        "what's the date today",
+        "what day is it",
+        "what time is it in Sydney",
+        "current time in Berlin",
     ]
 )
 def get_time(timezone: str | None = None) -> dict:

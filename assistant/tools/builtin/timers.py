@@ -11,10 +11,10 @@ from assistant.tools.timer_service import add_timer, cancel_timers, clock, forma
 
 @tool(
     examples=[
-        "set a timer for five minutes",
-        "set a 10 minute timer",
-        "remind me in 20 minutes to check the oven",
-        "set a timer for two hours called laundry",
+        "set a timer for three minutes",
+        "start a 15 minute timer",
+        "remind me in half an hour to call mom",
+        "set a pasta timer for 12 minutes",
     ]
 )
 def set_timer(duration_seconds: int, label: str | None = None) -> dict:

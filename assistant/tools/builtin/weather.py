@@ -80,10 +80,10 @@ def _first(values: Any) -> Any:
 
 @tool(
     examples=[
-        "what's the weather in Paris",
-        "is it going to rain in Berlin today",
-        "how cold is it in Toronto right now",
-        "weather forecast for New York",
+        "what's the weather like in Madrid",
+        "is it raining in Seattle",
+        "how warm is it in Rome right now",
+        "weather in Chicago today",
     ]
 )
 def get_weather(location: str) -> dict:
