@@ -47,6 +47,7 @@ from assistant.events import (
 from assistant.speech import SpeechOutput
 
 _SOURCE_DONE = object()
+MAX_TURN_S = 120.0  # one turn's audio at most (a runaway: noise the VAD took for speech)
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,8 @@ class VoiceLoop:
                 min_speech_ms=self.voice.min_speech_ms,
                 end_silence_ms=self.voice.end_silence_ms,
                 speculative_silence_ms=self.voice.speculative_silence_ms,
+                # Whisper transcribes long audio in windows itself; cutting a monologue mid-word loses words.
+                max_turn_s=MAX_TURN_S,
             )
         )
         self.turns: list[TurnRecord] = []
@@ -341,6 +344,8 @@ class VoiceLoop:
                 # The user was not done: the early answer is withdrawn, the utterance continues.
                 self._barge_in(event.t)
                 self._early_closed = False
+            if self._speculative is not None:
+                self._speculative[1].cancel()  # not started yet: never run it
             self._speculative = None
         elif isinstance(event, TurnEnded):
             if self._early_closed:
@@ -359,7 +364,12 @@ class VoiceLoop:
 
     def _prefill(self, turn_id: int, future: Future) -> None:
         """Once the speculative transcript exists, evaluate the prompt it implies (on the STT worker)."""
-        if future.exception() is not None or self._early_closed or turn_id != self._turn_id:
+        if (
+            future.cancelled()
+            or future.exception() is not None
+            or self._early_closed
+            or turn_id != self._turn_id
+        ):
             return
         text = future.result().text
         if text:
@@ -394,7 +404,7 @@ class VoiceLoop:
         result = self._transcribe(audio)
         if result is None:
             return
-        if sounds_unfinished(result.text) and len(audio) < 25 * SAMPLE_RATE:
+        if sounds_unfinished(result.text) and len(audio) < MAX_TURN_S * SAMPLE_RATE:
             extra = self.voice.end_silence_ms / 1000
             self._held = _Held(
                 audio,

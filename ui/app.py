@@ -14,7 +14,11 @@ from assistant.core import Assistant
 from ui.bridge import Bridge
 from ui.main_window import MainWindow
 
-DEMO_QUESTIONS = ("What is the capital of France?", "Name three famous sights in Paris, as a short list.")
+DEMO_QUESTIONS = (
+    "What is the capital of France?",
+    "Give me three tips for better sleep as a bulleted list.",
+    "Write a Python one-liner that reverses a string, in a code block.",
+)
 SCREENSHOT_TIMEOUT_MS = 10 * 60 * 1000  # give up waiting for models or answers after this long
 
 

@@ -67,10 +67,15 @@ class InputBox(QPlainTextEdit):
         super().focusOutEvent(event)
 
     def _fit_height(self) -> None:
-        lines = max(1, min(MAX_LINES, int(self.document().size().height())))
+        # QPlainTextEdit's document height is in lines: grow with the text up to MAX_LINES, then scroll.
+        lines = max(1, int(self.document().size().height()))
+        shown = min(MAX_LINES, lines)
+        self.setVerticalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAsNeeded if lines > MAX_LINES else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )
         line_h = self.fontMetrics().lineSpacing()
         margins = self.contentsMargins().top() + self.contentsMargins().bottom()
-        self.setFixedHeight(lines * line_h + margins + 2 * int(self.document().documentMargin()))
+        self.setFixedHeight(shown * line_h + margins + 2 * round(self.document().documentMargin()) + 2)
 
 
 class InputBar(QWidget):
@@ -95,6 +100,9 @@ class InputBar(QWidget):
         self.level.setFixedSize(QSize(5, 30))
         self.level.setAccessibleName("Input level")
         self.level.setToolTip("How loud the microphone hears you")
+        policy = self.level.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.level.setSizePolicy(policy)
         self.hands_free = QCheckBox("Hands-free", self)
         self.hands_free.setAccessibleName("Hands-free")
         self.hands_free.setToolTip(
@@ -106,6 +114,7 @@ class InputBar(QWidget):
         self.stop.setAccessibleName("Stop")
         self.stop.setToolTip("Stop the answer and the speech (Esc)")
         self.stop.setEnabled(False)
+        self.stop.setVisible(False)
         self.send = QPushButton("Send", self)
         self.send.setObjectName("sendButton")
         self.send.setAccessibleName("Send")
@@ -169,6 +178,7 @@ class InputBar(QWidget):
             )
         if state != "listening":
             self.level.setValue(0)
+        self.level.setVisible(state == "listening")  # keeps its place (retainSizeWhenHidden)
         self.mic.style().unpolish(self.mic)  # re-apply the style sheet rule for the new state
         self.mic.style().polish(self.mic)
         self.refresh_icons()
@@ -185,5 +195,7 @@ class InputBar(QWidget):
         self.level.setValue(round(level * 100))
 
     def set_busy(self, busy: bool) -> None:
+        # Stop is only there while there is something to stop.
         self.stop.setEnabled(busy)
+        self.stop.setVisible(busy)
         self.refresh_icons()

@@ -206,5 +206,13 @@ class MessageWidget(QWidget):
         self.mic_mark.setPixmap(icons.pixmap("mic", muted, 14))
 
     def set_max_bubble_width(self, width: int) -> None:
-        if self.role == "user":
-            self.bubble.setMaximumWidth(max(200, width))
+        """User bubbles hug their text up to `width`; a wrapped QLabel would otherwise stay narrow."""
+        if self.role != "user":
+            return
+        width = max(200, width)
+        margins = self.bubble.layout().contentsMargins()
+        metrics = self.body.fontMetrics()
+        natural = max((metrics.horizontalAdvance(line) for line in self.text.splitlines()), default=0)
+        wanted = natural + margins.left() + margins.right() + 8
+        self.bubble.setMaximumWidth(width)
+        self.bubble.setMinimumWidth(min(max(wanted, 160), width))
