@@ -176,9 +176,13 @@ def bench_tts(assistant: Assistant, runs: int) -> dict:
 
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.runs is None:
+        args.runs = {"latency": 1, "barge-in": 8}.get(args.target, 3)
     if args.runs < 1:
         raise InputError("--runs must be at least 1")
     assistant = Assistant(settings)
+    if args.target in ("latency", "barge-in"):
+        return _run_voice_bench(args, assistant)
     result = {"stt": bench_stt, "llm": bench_llm, "tts": bench_tts}[args.target](assistant, args.runs)
     s, b = result["sori"], result["bare"]
     result["ratio"] = {k: round(s[k] / b[k], 3) if b[k] else None for k in s}
@@ -194,4 +198,39 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     for k in s:
         ratio = result["ratio"][k]
         print(f"{k:32} {s[k]:10.3f} {b[k]:10.3f} {ratio if ratio is not None else float('nan'):10.3f}")
+    return 0
+
+
+def _run_voice_bench(args: argparse.Namespace, assistant: Assistant) -> int:
+    import tempfile
+
+    from assistant.bench_voice import bench_barge_in, bench_latency
+    from assistant.store import ConversationStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        assistant._store = ConversationStore(Path(tmp) / "bench.sqlite3")  # keep the user's history clean
+        if args.target == "latency":
+            result = bench_latency(assistant, args.runs, shared_dir())
+        else:
+            result = bench_barge_in(assistant, args.runs, shared_dir())
+        assistant.store.close()
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    if args.target == "latency":
+        ratio = result["baseline_p50_ms"] / result["p50_ms"] if result["p50_ms"] else float("nan")
+        print(f"bench latency ({result['profile']} profile, {result['runs']} spoken questions, real time)")
+        print(f"{'voice-to-first-audio':28} {'p50 ms':>9} {'p90 ms':>9}")
+        print(f"{'sori (streaming)':28} {result['p50_ms']:9.0f} {result['p90_ms']:9.0f}")
+        print(f"{'sequential baseline':28} {result['baseline_p50_ms']:9.0f} {result['baseline_p90_ms']:9.0f}")
+        print(f"baseline / sori (p50): {ratio:.2f}x faster")
+        print("where the time goes (median ms after the end of speech):")
+        for stage, ms in result["stages_ms"].items():
+            print(f"  {stage:26} {ms:8.0f}")
+    else:
+        print(f"bench barge-in ({result['profile']} profile, {result['runs']} interruptions)")
+        print(
+            f"user speech onset -> playback stopped: p50 {result['stop_ms_p50']} ms, "
+            f"max {result['stop_ms_max']} ms"
+        )
     return 0

@@ -111,8 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     pn.add_argument("name")
 
     b = sub.add_parser("bench", help="benchmark an engine against the bare library")
-    b.add_argument("target", choices=["stt", "llm", "tts"])
-    b.add_argument("--runs", type=int, default=3, help="repetitions (default 3)")
+    b.add_argument("target", choices=["stt", "llm", "tts", "latency", "barge-in"])
+    b.add_argument(
+        "--runs", type=int, default=3, help="repetitions (default 3; latency: passes over the questions)"
+    )
     b.add_argument("--json", action="store_true")
     return p
 
@@ -182,7 +184,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 {
                     "transcript": transcript,
                     "answer": reply.text,
-                    "tool_calls": [],
+                    "tool_calls": reply.tool_calls,
                     "timings_ms": {k: round(v, 1) for k, v in timings.items()},
                 }
             )

@@ -110,6 +110,13 @@ class PluginSettings(_Section):
     """Where plugins are found, besides the built-in folder."""
 
     dirs: list[Path] = Field(default_factory=list, description="extra plugin folders")
+    enabled: bool = Field(True, description="let the model call tools (built-in and plugins)")
+    timeout_s: float = Field(15.0, gt=0, le=600, description="a tool still running after this is abandoned")
+    max_result_chars: int = Field(4000, ge=200, le=100_000, description="longer tool results are cut")
+    fast_path: bool = Field(True, description="run a tool at once when a request plainly matches it")
+    fast_path_reply: Literal["template", "model"] = Field(
+        "template", description="after a fast-path call: a fixed sentence, or let the model phrase it"
+    )
 
     @field_validator("dirs")
     @classmethod

@@ -17,14 +17,18 @@ import numpy as np
 from assistant import models
 from assistant.config import Settings
 from assistant.errors import InputError
-from assistant.llm import ChatMessage, ChatModel, GenerationStats
+from assistant.llm import ChatMessage, ChatModel, Generation, GenerationStats
 from assistant.speech import SpeechOutput
 from assistant.store import ConversationStore, Message
 from assistant.stt import SpeechToText, Transcription
+from assistant.tools.phrasing import phrase
 from assistant.tts import TextToSpeech
 
 # Far beyond any spoken or typed question; longer input is a paste accident, not a question.
 MAX_QUESTION_CHARS = 20_000
+MAX_TOOL_STEPS = 5  # model calls per turn: tool rounds plus the final answer
+MAX_TOOL_RETRIES = 2  # failed calls (bad arguments, errors) the model may retry before it must answer
+FILLER_AFTER_S = 1.0  # a tool slower than this gets "One moment." said while it runs
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Reply:
     timings_ms: dict[str, float] = field(default_factory=dict)
     message: Message | None = None
     marks: dict[str, float] = field(default_factory=dict)
+    tool_calls: list[dict] = field(default_factory=list)
 
 
 class Assistant:
@@ -45,7 +50,12 @@ class Assistant:
         self._stt: SpeechToText | None = None
         self._llm: ChatModel | None = None
         self._tts: TextToSpeech | None = None
-        self._build_lock = threading.Lock()
+        self._tools = None
+        self._executor = None
+        # Asked before a confirm=True tool runs: the sentence says what will happen; True means go ahead.
+        self.confirm: Callable[[str], bool] | None = None
+        self.dry_run_tools = False  # record tool calls without running them (evaluation)
+        self._build_lock = threading.RLock()
 
     # -- engines, built on first use ---------------------------------------------------------------
     @property
@@ -103,11 +113,73 @@ class Assistant:
         return self.stt.transcribe(audio, language=self.settings.stt.language or None, translate=translate)
 
     def history(self, conversation_id: int) -> list[ChatMessage]:
+        """The conversation as the model sees it, tool calls and their results included."""
+        from assistant.llm.toolcall import ToolCall
+
         msgs = [ChatMessage("system", self.settings.llm.system_prompt)]
         for m in self.store.messages(conversation_id):
+            if m.role == "assistant" and m.tool_calls:
+                calls = [c for c in m.tool_calls if "name" in c]
+                msgs.append(
+                    ChatMessage(
+                        "assistant", "", tuple(ToolCall(c["name"], c.get("arguments", {})) for c in calls)
+                    )
+                )
+                msgs += [ChatMessage("tool", str(c.get("content", ""))) for c in calls]
             if m.role in ("user", "assistant") and m.text:
                 msgs.append(ChatMessage(m.role, m.text))  # type: ignore[arg-type]
         return msgs
+
+    # -- tools -------------------------------------------------------------------------------------
+    @property
+    def tools(self):
+        """The tool registry: built-in tools plus the user's plugin folders (loaded on first use)."""
+        with self._build_lock:
+            if self._tools is None:
+                from assistant import paths
+                from assistant.tools import ToolRegistry
+                from assistant.tools.loader import BUILTIN_DIR
+
+                dirs = [paths.plugins_dir(), *self.settings.plugins.dirs]
+                self._tools = ToolRegistry(dirs, builtin_dir=BUILTIN_DIR)
+                self._tools.load()
+            return self._tools
+
+    @property
+    def executor(self):
+        with self._build_lock:
+            if self._executor is None:
+                from assistant.tools import ToolExecutor
+
+                p = self.settings.plugins
+                self._executor = ToolExecutor(
+                    self.tools,
+                    default_timeout=p.timeout_s,
+                    max_result_chars=p.max_result_chars,
+                    confirm=lambda sentence: bool(self.confirm and self.confirm(sentence)),
+                )
+            return self._executor
+
+    def warm(self, tools: list[dict] | None = None) -> None:
+        """Load the chat model and get its fixed prompt prefix ready (from the disk cache when saved)."""
+        from assistant import paths
+
+        llm = self.llm
+        llm.load()
+        if hasattr(llm, "warm"):
+            schemas = self.tool_schemas() if tools is None else tools
+            llm.warm(self.settings.llm.system_prompt, schemas or None, paths.data_dir() / "cache")
+
+    def tool_schemas(self, request: str | None = None) -> list[dict]:
+        """The tools to offer the model: those the request plausibly needs (all of them without a request)."""
+        if not self.settings.plugins.enabled:
+            return []
+        from assistant.tools.router import ToolRouter
+
+        specs = self.tools.tools
+        if request is None:
+            return [s.openai_schema() for s in specs.values()]
+        return [specs[name].openai_schema() for name in ToolRouter(specs.values()).select(request)]
 
     def prefill(self, conversation_id: int, question: str) -> None:
         """Prepare the model for a likely question (speculative end of turn); a no-op for servers."""
@@ -157,35 +229,90 @@ class Assistant:
             audio_duration_s=audio_duration_s,
             timings_ms=user_msg_timings,
         )
-        gen = llm.generate(
-            self.history(conversation_id),
-            max_tokens=self.settings.llm.max_tokens,
-            temperature=self.settings.llm.temperature,
-            cancel=cancel,
-        )
         splitter = None
         if speech is not None:
             from assistant.text.splitter import SentenceSplitter
 
             splitter = SentenceSplitter()
         marks: dict[str, float] = {}  # pipeline-clock (monotonic) times of this turn's milestones
-        finished = False
+        calls: list[dict] = []
+        texts: list[str] = []
+        finished = cancelled = False
+        invalid = 0
+        stats = GenerationStats()
+
+        def show(delta: str) -> None:
+            marks.setdefault("first_token", time.monotonic())
+            if on_delta is not None:
+                on_delta(delta)
+            if splitter is not None and speech is not None:
+                for chunk in splitter.push(delta):
+                    marks.setdefault("first_tts_chunk", time.monotonic())
+                    speech.say(chunk)
+
         try:
-            for delta in gen:
-                marks.setdefault("first_token", time.monotonic())
-                if on_delta is not None:
-                    on_delta(delta)
-                if splitter is not None and speech is not None:
-                    for chunk in splitter.push(delta):
-                        marks.setdefault("first_tts_chunk", time.monotonic())
-                        speech.say(chunk)
+            tools = self.tool_schemas(question)
+            self.warm(tools)
+            messages = self.history(conversation_id)
+            seen: set[str] = set()
+            allow_calls = True
+            last = None  # the last tool result, for a template answer when the model gives none
+            fast = self._fast_path_call(question, messages, tools)
+            for _step in range(MAX_TOOL_STEPS):
+                if fast is not None:
+                    gen, fast = fast, None
+                else:
+                    gen = llm.generate(
+                        messages,
+                        max_tokens=self.settings.llm.max_tokens,
+                        temperature=self.settings.llm.temperature,
+                        cancel=cancel,
+                        tools=tools or None,
+                        allow_calls=allow_calls,
+                    )
+                    for delta in gen:
+                        show(delta)
+                stats = gen.stats
+                cancelled = gen.cancelled
+                if gen.text.strip():
+                    texts.append(gen.text.strip())
+                if cancelled or not gen.tool_calls:
+                    break
+                fresh = [c for c in gen.tool_calls if _call_key(c) not in seen]
+                if not fresh or not allow_calls:
+                    if last is not None and not allow_calls:
+                        # Asked to answer, the model wrote another call: say the result plainly instead.
+                        show(phrase(last))
+                        texts.append(phrase(last))
+                        break
+                    allow_calls = False  # the same call again: small models loop; make it answer now
+                    continue
+                messages.append(ChatMessage("assistant", gen.text, tuple(fresh)))
+                for call in fresh:
+                    seen.add(_call_key(call))
+                    last = self._run_tool(call, speech, len(calls) == 0)
+                    calls.append(last.to_dict())
+                    messages.append(ChatMessage("tool", last.content))
+                    invalid += int(not last.ok)
+                if (
+                    gen.stats.finish_reason == "fast_path"
+                    and self.settings.plugins.fast_path_reply == "template"
+                ):
+                    show(phrase(last))
+                    texts.append(phrase(last))
+                    break
+                if invalid > MAX_TOOL_RETRIES or _step >= MAX_TOOL_STEPS - 2:
+                    allow_calls = False  # enough tool rounds: the next step must answer
+                if cancel is not None and cancel.is_set():
+                    cancelled = True
+                    break
             finished = True
         finally:
             # Whatever happens (cancel, Ctrl-C, an engine error), keep what was said.
-            text = gen.text.strip()
+            text = " ".join(texts).strip()
             speech_error: BaseException | None = None
             if splitter is not None and speech is not None:
-                if not gen.cancelled:
+                if not cancelled:
                     for chunk in splitter.flush():
                         marks.setdefault("first_tts_chunk", time.monotonic())
                         speech.say(chunk)
@@ -199,17 +326,62 @@ class Assistant:
                     marks["first_audio"] = speech.first_audio_t
                 if speech.last_audio_t is not None:
                     marks["last_audio"] = speech.last_audio_t
-            complete = finished and not gen.cancelled and not (speech is not None and speech.interrupted)
-            stats = gen.stats
+            complete = finished and not cancelled and not (speech is not None and speech.interrupted)
             t0 = time.monotonic() - (time.perf_counter() - start)
             for name, t in marks.items():
                 timings[f"{name}_ms"] = (t - t0) * 1000
             timings["llm_total_ms"] = stats.total_ms
             message = None
-            if text:
+            if text or calls:
                 message = self.store.add_message(
-                    conversation_id, "assistant", text, timings_ms=timings, complete=complete
+                    conversation_id,
+                    "assistant",
+                    text,
+                    timings_ms=timings,
+                    complete=complete,
+                    tool_calls=calls,
                 )
         if speech_error is not None:
             raise speech_error
-        return Reply(text, complete, stats, timings, message, marks)
+        return Reply(text, complete, stats, timings, message, marks, calls)
+
+    def _fast_path_call(self, question: str, messages: list[ChatMessage], tools: list[dict]):
+        """A request that plainly matches one tool: call it at once, arguments filled in under its grammar.
+
+        Skips the model's free-text decision (and its chance to answer from memory instead of the tool).
+        Returns a finished Generation holding the call, or None to take the normal path.
+        """
+        llm = self.llm
+        if not (tools and self.settings.plugins.fast_path and hasattr(llm, "forced_call")):
+            return None
+        from assistant.tools.router import ToolRouter
+
+        name = ToolRouter(self.tools.tools.values()).confident(question)
+        tool = next((t for t in tools if t["function"]["name"] == name), None)
+        if tool is None:
+            return None
+        gen = Generation()
+        gen.tool_calls = llm.forced_call(messages, tool, self.settings.llm.max_tokens)
+        gen.stats.finish_reason = "fast_path"
+        return gen if gen.tool_calls else None
+
+    def _run_tool(self, call, speech: SpeechOutput | None, first: bool):
+        """Run one tool call; say the filler once if it is slow and Sori is speaking."""
+        if speech is None or not first or not self.settings.voice.filler:
+            return self.executor.call(call.name, call.arguments, dry_run=self.dry_run_tools)
+        done = threading.Event()
+        timer = threading.Timer(
+            FILLER_AFTER_S, lambda: done.is_set() or speech.say(self.settings.voice.filler)
+        )
+        timer.start()
+        try:
+            return self.executor.call(call.name, call.arguments, dry_run=self.dry_run_tools)
+        finally:
+            done.set()
+            timer.cancel()
+
+
+def _call_key(call) -> str:
+    import json
+
+    return call.name + json.dumps(call.arguments, sort_keys=True, default=str)

@@ -8,13 +8,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 
 @dataclass(frozen=True)
 class ChatMessage:
     role: Role
     content: str
+    # An assistant message that calls tools: ToolCall objects (assistant.llm.toolcall).
+    tool_calls: tuple = ()
+
+    def to_dict(self) -> dict:
+        out: dict = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = [c.to_message() for c in self.tool_calls]
+        return out
 
 
 @dataclass
@@ -46,6 +54,7 @@ class Generation:
     stats: GenerationStats = field(default_factory=GenerationStats)
     text: str = ""
     cancelled: bool = False
+    tool_calls: list = field(default_factory=list)  # ToolCall objects the model asked for
     _deltas: Iterator[str] = iter(())
 
     def __iter__(self) -> Iterator[str]:
@@ -94,6 +103,13 @@ class ChatModel(Protocol):
         max_tokens: int = 512,
         temperature: float = 0.7,
         cancel: threading.Event | None = None,
+        tools: list[dict] | None = None,
+        allow_calls: bool = True,
     ) -> Generation:
-        """Stream an answer; stops between tokens once cancel is set."""
+        """Stream an answer; stops between tokens once cancel is set.
+
+        With tools (OpenAI-format schemas) the model may call them instead of answering: the calls are
+        in Generation.tool_calls afterwards and their text is never streamed. allow_calls=False keeps the
+        tools in the prompt but makes the model answer in words.
+        """
         ...

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from assistant.errors import ConfigError, EngineError, InputError
 from assistant.llm import ChatMessage, Generation
+from assistant.llm.toolcall import TOOL_CLOSE, TOOL_OPEN, call_schema, held_back, parse_tool_calls
 from assistant.models import ResolvedModel
 
 # Always leave room for at least this many answer tokens when trimming history.
 _MIN_ANSWER_TOKENS = 64
-GGUF_TEMPLATE = "gguf"  # chat_format value meaning: the chat template stored in the GGUF file
+GGUF_TEMPLATE = "gguf"
+_STATE_MAGIC = b"SORIKV1\n"  # chat_format value meaning: the chat template stored in the GGUF file
 
 
 def gpu_offload_supported() -> bool:
@@ -50,6 +56,9 @@ class LlamaCppChat:
         self.seed = seed
         self._llama: Any = None
         self._formatter: Any = None
+        self._template_has_tools = False
+        self._grammar: Any = None
+        self._grammar_key = ""
         self._lock = threading.Lock()
 
     # -- loading -----------------------------------------------------------------------------------
@@ -95,6 +104,7 @@ class LlamaCppChat:
                     "(for example chatml, llama-3, mistral-instruct, gemma)"
                 )
             eos, bos = llama.token_eos(), llama.token_bos()
+            self._template_has_tools = "tools" in template
             return lcf.Jinja2ChatFormatter(
                 template=template,
                 eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
@@ -114,14 +124,22 @@ class LlamaCppChat:
         return formatter
 
     # -- prompts -----------------------------------------------------------------------------------
-    def _tokens(self, messages: Sequence[ChatMessage]) -> tuple[list[int], list[str]]:
-        result = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
+    def _tokens(
+        self, messages: Sequence[ChatMessage], tools: list[dict] | None = None
+    ) -> tuple[list[int], list[str]]:
+        dicts = [m.to_dict() for m in messages]
+        if tools and not self._template_has_tools:
+            dicts = _with_tool_prompt(dicts, tools)
+        kwargs = {"tools": tools} if tools and self._template_has_tools else {}
+        result = self._formatter(messages=dicts, **kwargs)
         stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
         add_bos = not getattr(result, "added_special", False)
         tokens = self._llama.tokenize(result.prompt.encode("utf-8"), add_bos=add_bos, special=True)
         return tokens, stop
 
-    def fit(self, messages: Sequence[ChatMessage], max_tokens: int) -> tuple[list[int], list[str], int, int]:
+    def fit(
+        self, messages: Sequence[ChatMessage], max_tokens: int, tools: list[dict] | None = None
+    ) -> tuple[list[int], list[str], int, int]:
         """Keep the system prompt and the newest messages that fit.
 
         Returns the prompt tokens, stop strings, how many messages were dropped, and the answer's room.
@@ -132,7 +150,7 @@ class LlamaCppChat:
         history = list(messages[len(system) :])
         dropped = 0
         while True:
-            tokens, stop = self._tokens(system + history)
+            tokens, stop = self._tokens(system + history, tools)
             if len(tokens) <= budget:
                 break
             if len(history) <= 1:
@@ -140,7 +158,7 @@ class LlamaCppChat:
                     f"the question is too long for {self.name}: about {len(tokens):,} tokens, the model's "
                     f"context holds {self.context_size:,}; shorten it"
                 )
-            # Drop the oldest exchange; never start the kept history with an assistant turn.
+            # Drop the oldest exchange; never start the kept history with an assistant or tool turn.
             history.pop(0)
             dropped += 1
             while history and history[0].role != "user" and len(history) > 1:
@@ -152,6 +170,86 @@ class LlamaCppChat:
         with self._lock:
             llama = self._load_locked()
             return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    # -- the fixed prefix (system prompt and tool schemas), kept on disk --------------------------------
+    def warm(self, system_prompt: str, tools: list[dict] | None, cache_dir: Path | None = None) -> str:
+        """Have the system prompt (and tool schemas) evaluated in the KV cache before the first question.
+
+        With many tools this prefix is over a thousand tokens: seconds of prompt evaluation on a laptop CPU.
+        It is evaluated once, saved under cache_dir and loaded in milliseconds on later starts. Returns
+        "cached", "loaded" or "evaluated".
+        """
+        with self._lock:
+            llama = self._load_locked()
+            probe = [
+                self._tokens([ChatMessage("system", system_prompt), ChatMessage("user", w)], tools)[0]
+                for w in ("a", "b")
+            ]
+            n = next(
+                (i for i, (a, b) in enumerate(zip(*probe, strict=False)) if a != b), min(map(len, probe))
+            )
+            prefix = probe[0][:n]
+            if not prefix or self._reusable(llama, [*prefix, 0]) >= len(prefix):
+                return "cached"
+            path = None
+            if cache_dir is not None:
+                digest = hashlib.sha256(
+                    json.dumps(
+                        [str(self.model.path), self.model.path.stat().st_size, self.context_size, prefix]
+                    ).encode()
+                ).hexdigest()[:32]
+                path = cache_dir / f"prefix-{digest}.kv"
+                if path.is_file() and self._load_state(llama, path, prefix):
+                    return "loaded"
+            llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+            llama.n_tokens = 0
+            llama.eval(prefix)
+            if path is not None:
+                self._save_state(llama, path)
+            return "evaluated"
+
+    @staticmethod
+    def _save_state(llama: Any, path: Path) -> None:
+        import llama_cpp
+
+        size = llama_cpp.llama_state_get_size(llama._ctx.ctx)
+        buf = (ctypes.c_uint8 * int(size))()
+        n = llama_cpp.llama_state_get_data(llama._ctx.ctx, buf, size)
+        header = json.dumps(
+            {"n_tokens": int(llama.n_tokens), "ids": llama.input_ids[: llama.n_tokens].tolist()}
+        ).encode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            f.write(_STATE_MAGIC + len(header).to_bytes(8, "little") + header)
+            f.write(memoryview(buf)[: int(n)])
+        os.replace(tmp, path)
+
+    @staticmethod
+    def _load_state(llama: Any, path: Path, prefix: list[int]) -> bool:
+        """Restore a saved prefix; False (and the file removed) if it does not fit this model and prompt."""
+        import llama_cpp
+
+        try:
+            data = path.read_bytes()
+            if not data.startswith(_STATE_MAGIC):
+                raise ValueError("not a state file")
+            k = len(_STATE_MAGIC)
+            hlen = int.from_bytes(data[k : k + 8], "little")
+            header = json.loads(data[k + 8 : k + 8 + hlen])
+            if header["ids"] != prefix:
+                raise ValueError("another prompt")
+            state = data[k + 8 + hlen :]
+            buf = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+            if llama_cpp.llama_state_set_data(llama._ctx.ctx, buf, len(state)) != len(state):
+                raise ValueError("rejected by llama.cpp")
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)
+            return False
+        llama.input_ids[: len(prefix)] = prefix
+        llama.n_tokens = len(prefix)
+        llama._requires_eval = True
+        return True
 
     # -- generation --------------------------------------------------------------------------------
     @staticmethod
@@ -188,29 +286,125 @@ class LlamaCppChat:
         max_tokens: int = 512,
         temperature: float = 0.7,
         cancel: threading.Event | None = None,
+        tools: list[dict] | None = None,
+        allow_calls: bool = True,
     ) -> Generation:
         gen = Generation()
-        gen.stream(self._run(gen, list(messages), max_tokens, temperature), cancel)
+        gen.stream(
+            self._run(gen, list(messages), max_tokens, temperature, tools or None, allow_calls), cancel
+        )
         return gen
 
     def _run(
-        self, gen: Generation, messages: list[ChatMessage], max_tokens: int, temperature: float
+        self,
+        gen: Generation,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        temperature: float,
+        tools: list[dict] | None,
+        allow_calls: bool = True,
     ) -> Iterator[str]:
         with self._lock:
             llama = self._load_locked()
-            tokens, stop, dropped, room = self.fit(messages, max_tokens)
+            tokens, stop, dropped, room = self.fit(messages, max_tokens, tools)
             reused = self._reusable(llama, tokens)
             gen.stats.prompt_tokens = len(tokens)
             gen.stats.prompt_tokens_evaluated = len(tokens) - reused
             gen.stats.dropped_messages = dropped
+            bias = None
+            answer_only = bool(tools) and not allow_calls
+            if answer_only:
+                # The tools stay in the prompt (its cached prefix stays valid) but the call token is banned.
+                opener = llama.tokenize(TOOL_OPEN.encode("utf-8"), add_bos=False, special=True)
+                bias = {opener[0]: -100.0} if len(opener) == 1 else None
             stream = llama.create_completion(
-                prompt=tokens, max_tokens=room, temperature=temperature, stop=stop, stream=True
+                prompt=tokens,
+                max_tokens=room,
+                temperature=temperature,
+                stop=stop,
+                stream=True,
+                logit_bias=bias,
             )
+            text, shown, calling = "", 0, False
             try:
                 for chunk in stream:
                     choice = chunk["choices"][0]
                     if choice.get("finish_reason"):
                         gen.stats.finish_reason = choice["finish_reason"]
-                    yield choice.get("text", "")
+                    piece = choice.get("text", "")
+                    if not tools:
+                        yield piece
+                        continue
+                    text += piece
+                    if TOOL_OPEN in text and not answer_only:
+                        calling = True
+                        break
+                    if text.lstrip().startswith(("{", "```", "[")):
+                        continue  # maybe a call written as bare or fenced JSON: hold it back
+                    safe = len(text) - held_back(text)
+                    if safe > shown:
+                        yield text[shown:safe]
+                        shown = safe
             finally:
                 stream.close()
+            if not tools:
+                return
+            if calling:
+                preamble = text[: text.index(TOOL_OPEN)]
+                if len(preamble) > shown:
+                    yield preamble[shown:]
+                gen.tool_calls = self._constrained_call(llama, tokens, preamble, tools)
+                gen.stats.finish_reason = "tool_calls"
+                return
+            calls = parse_tool_calls(text) if text.lstrip().startswith(("{", "```", "[")) else []
+            known = {t["function"]["name"] for t in tools}
+            if calls and all(c.name in known for c in calls):
+                gen.tool_calls = calls
+                gen.stats.finish_reason = "tool_calls"
+            elif len(text) > shown:
+                yield text[shown:]
+
+    def forced_call(self, messages: Sequence[ChatMessage], tool: dict, max_tokens: int = 512) -> list:
+        """The fast path: call this tool now, with arguments the model fills in under its schema's grammar."""
+        with self._lock:
+            llama = self._load_locked()
+            tokens, _, _, _ = self.fit(messages, max_tokens, [tool])
+            return self._constrained_call(llama, tokens, "", [tool])
+
+    def _constrained_call(self, llama: Any, prompt: list[int], preamble: str, tools: list[dict]) -> list:
+        """Generate the call's JSON under a grammar: a known tool name, arguments matching its schema."""
+        from llama_cpp import LlamaGrammar
+
+        key = json.dumps(tools, sort_keys=True)
+        if self._grammar_key != key:
+            self._grammar = LlamaGrammar.from_json_schema(json.dumps(call_schema(tools)), verbose=False)
+            self._grammar_key = key
+        head = llama.tokenize((preamble + TOOL_OPEN + "\n").encode("utf-8"), add_bos=False, special=True)
+        out = llama.create_completion(
+            prompt=prompt + head, max_tokens=384, temperature=0.0, grammar=self._grammar, stream=False
+        )
+        return parse_tool_calls(TOOL_OPEN + out["choices"][0]["text"] + TOOL_CLOSE)
+
+
+def _with_tool_prompt(messages: list[dict], tools: list[dict]) -> list[dict]:
+    """For chat formats without tool support: describe the tools and the call format in the system prompt."""
+    lines = "\n".join(json.dumps(t["function"]) for t in tools)
+    note = (
+        "\n\nYou can call these tools:\n" + lines + "\nTo call one, reply with only "
+        f'{TOOL_OPEN}{{"name": <tool name>, "arguments": {{...}}}}{TOOL_CLOSE}. '
+        "Tool results come back in a message from the tool."
+    )
+    out = [dict(m) for m in messages]
+    if out and out[0]["role"] == "system":
+        out[0]["content"] += note
+    else:
+        out.insert(0, {"role": "system", "content": note.strip()})
+    for m in out:  # formats without tool roles: show calls and results as plain text
+        if m.get("tool_calls"):
+            calls = [c["function"] for c in m.pop("tool_calls")]
+            m["content"] = (
+                m["content"] + " " + " ".join(TOOL_OPEN + json.dumps(c) + TOOL_CLOSE for c in calls)
+            ).strip()
+        if m["role"] == "tool":
+            m["role"], m["content"] = "user", f"Tool result: {m['content']}"
+    return out

@@ -86,14 +86,13 @@ class ToolSpec:
         return f"Run {self.name} with {parts}?"
 
     def openai_schema(self) -> dict[str, Any]:
-        """The tool in OpenAI's function-calling format (examples, if any, end the description)."""
-        description = self.description
-        if self.examples:
-            said = "; ".join(f'"{e}"' for e in self.examples)
-            description = f"{description} Example requests: {said}.".strip()
+        """The tool in OpenAI's function-calling format.
+
+        Examples stay out: every token here is in every prompt (the fast path uses them instead).
+        """
         return {
             "type": "function",
-            "function": {"name": self.name, "description": description, "parameters": self.parameters},
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
         }
 
 

@@ -87,7 +87,7 @@ def _first(values: Any) -> Any:
     ]
 )
 def get_weather(location: str) -> dict:
-    """Get the current weather (temperature, conditions, wind) and today's high and low for a place.
+    """Get the current weather (temperature: hot or cold; rain, snow or sun; wind) and today's high and low.
 
     Args:
         location: a city or place name, e.g. "Paris" or "New York"

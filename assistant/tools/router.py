@@ -1,0 +1,79 @@
+"""Which tools a request may need: a lexical match against each tool's name, description and examples.
+
+Small local models answer worse and slower with a dozen tool schemas in every prompt (a 0.5B model calls
+tools for "What is the capital of France?"; the schemas add over a thousand prompt tokens). So each turn
+offers only the tools whose words the request shares, weighted by how rare each word is across tools.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from assistant.tools.spec import ToolSpec
+
+_STOP = frozenset(
+    """
+    a an the and or but if of to in on at for from by with about into over is are was were be been am do
+    does did have has had i me my mine you your it its this that these those what whats which who whom
+    how when where why can could would should will shall may might must please tell give show let lets
+    get make there here some any all one s t just up out so than then them they we us our he she his her
+    not no yes now right today thing things something want need like know zero one two three four five
+    six seven eight nine ten twenty thirty forty fifty hundred
+    """.split()
+)
+# Arithmetic reads like arithmetic whatever words it uses ("17 times 23", "15 percent of 80").
+_MATH = re.compile(
+    r"\d\s*(?:[-+*/x×÷^]|times|plus|minus|divided|over|percent|%)\s*(?:by\s*)?\d|percent of|square root|"
+    r"power of|\d\s*(?:squared|cubed)",
+    re.I,
+)
+
+
+def _stem(word: str) -> str:
+    # Plurals and -ing/-ed only: "timer" and "time(s)" must stay apart.
+    for suffix in ("ing", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
+def words(text: str) -> list[str]:
+    return [_stem(w) for w in re.findall(r"[a-z]+", text.lower().replace("_", " ")) if w not in _STOP]
+
+
+class ToolRouter:
+    def __init__(self, tools: Iterable[ToolSpec]) -> None:
+        self.bags: dict[str, set[str]] = {}
+        for t in tools:
+            text = " ".join([t.name, t.description.split(".")[0], *t.examples])
+            self.bags[t.name] = set(words(text))
+        df = Counter(w for bag in self.bags.values() for w in bag)
+        n = max(1, len(self.bags))
+        self.idf = {w: math.log(1 + n / c) for w, c in df.items()}
+
+    def scores(self, utterance: str) -> dict[str, float]:
+        said = set(words(utterance))
+        return {name: sum(self.idf[w] for w in said & bag) for name, bag in self.bags.items()}
+
+    def select(self, utterance: str, *, threshold: float = 1.2, limit: int = 3) -> list[str]:
+        """The names of the tools worth offering, best first (empty: answer without tools)."""
+        scores = self.scores(utterance)
+        if _MATH.search(utterance) and "calculate" in scores:
+            scores["calculate"] = max(scores.values()) + threshold
+        ranked = sorted(((s, n) for n, s in scores.items() if s >= threshold), reverse=True)
+        cut = ranked[limit - 1][0] if len(ranked) >= limit else 0.0
+        return [n for s, n in ranked if s >= cut]  # tools tied at the cut all stay in
+
+    def confident(self, utterance: str, *, minimum: float = 2.5, lead: float = 1.5) -> str | None:
+        """The one tool a request plainly asks for (fast path), or None when in any doubt."""
+        if _MATH.search(utterance) and "calculate" in self.bags:
+            return "calculate"
+        ranked = sorted(self.scores(utterance).items(), key=lambda kv: kv[1], reverse=True)
+        if not ranked or ranked[0][1] < minimum:
+            return None
+        if len(ranked) > 1 and ranked[0][1] < lead * ranked[1][1]:
+            return None
+        return ranked[0][0]
