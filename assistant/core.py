@@ -276,6 +276,9 @@ class Assistant:
                 cancelled = gen.cancelled
                 if gen.text.strip():
                     texts.append(gen.text.strip())
+                if gen.confused and tools:
+                    tools = []  # offered tools only confused the model: ask again without them
+                    continue
                 if cancelled or not gen.tool_calls:
                     break
                 fresh = [c for c in gen.tool_calls if _call_key(c) not in seen]

@@ -55,6 +55,7 @@ class Generation:
     text: str = ""
     cancelled: bool = False
     tool_calls: list = field(default_factory=list)  # ToolCall objects the model asked for
+    confused: bool = False  # it wrote a call to a tool it was not offered (small models do)
     _deltas: Iterator[str] = iter(())
 
     def __iter__(self) -> Iterator[str]:

@@ -356,11 +356,14 @@ class LlamaCppChat:
                 gen.tool_calls = self._constrained_call(llama, tokens, preamble, tools)
                 gen.stats.finish_reason = "tool_calls"
                 return
-            calls = parse_tool_calls(text) if text.lstrip().startswith(("{", "```", "[")) else []
+            held_json = text.lstrip().startswith(("{", "```", "["))
+            calls = parse_tool_calls(text) if held_json else []
             known = {t["function"]["name"] for t in tools}
             if calls and all(c.name in known for c in calls):
                 gen.tool_calls = calls
                 gen.stats.finish_reason = "tool_calls"
+            elif calls or (held_json and '"name"' in text):
+                gen.confused = True  # a call to a tool that does not exist: not an answer to show
             elif len(text) > shown:
                 yield text[shown:]
 

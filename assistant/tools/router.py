@@ -46,17 +46,22 @@ def words(text: str) -> list[str]:
 
 class ToolRouter:
     def __init__(self, tools: Iterable[ToolSpec]) -> None:
-        self.bags: dict[str, set[str]] = {}
+        # word -> weight per tool: the name and the examples say what a tool is for; its description
+        # also uses incidental words ("delete a note by its number"), which count for less.
+        self.bags: dict[str, dict[str, float]] = {}
+        self.names: dict[str, set[str]] = {}
         for t in tools:
-            text = " ".join([t.name, t.description.split(".")[0], *t.examples])
-            self.bags[t.name] = set(words(text))
+            self.names[t.name] = set(words(t.name))
+            bag = dict.fromkeys(words(t.description.split(".")[0]), 0.4)
+            bag.update(dict.fromkeys(words(" ".join([t.name, *t.examples])), 1.0))
+            self.bags[t.name] = bag
         df = Counter(w for bag in self.bags.values() for w in bag)
         n = max(1, len(self.bags))
         self.idf = {w: math.log(1 + n / c) for w, c in df.items()}
 
     def scores(self, utterance: str) -> dict[str, float]:
         said = set(words(utterance))
-        return {name: sum(self.idf[w] for w in said & bag) for name, bag in self.bags.items()}
+        return {name: sum(self.idf[w] * bag[w] for w in said if w in bag) for name, bag in self.bags.items()}
 
     def select(self, utterance: str, *, threshold: float = 1.2, limit: int = 3) -> list[str]:
         """The names of the tools worth offering, best first (empty: answer without tools)."""
@@ -76,4 +81,9 @@ class ToolRouter:
             return None
         if len(ranked) > 1 and ranked[0][1] < lead * ranked[1][1]:
             return None
-        return ranked[0][0]
+        best = ranked[0][0]
+        said = set(words(utterance))
+        # One shared word is not enough to act on, unless it is the tool's own name ("weather", "timer").
+        if not said & self.names[best] and len(said & set(self.bags[best])) < 2:
+            return None
+        return best
