@@ -83,6 +83,7 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if sink is not None:
             sink.close()
+        assistant.close()
 
 
 def _loop(args: argparse.Namespace, assistant: Assistant, conv, sink, interactive: bool) -> int:

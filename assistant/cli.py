@@ -139,17 +139,27 @@ def _settings(args: argparse.Namespace):
     return apply_overrides(settings, **overrides) if overrides else settings
 
 
+_OPEN: list = []  # assistants this command created, closed before the interpreter exits
+
+
+def _assistant(args: argparse.Namespace):
+    from assistant.core import Assistant
+
+    assistant = Assistant(_settings(args))
+    _OPEN.append(assistant)
+    return assistant
+
+
 def _print_timings(timings: dict[str, float]) -> None:
     print("timings: " + ", ".join(f"{k}={v:.0f}" for k, v in timings.items()), file=sys.stderr)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from assistant.core import Assistant
     from assistant.errors import InputError
 
     if (args.text is None) == (args.audio_in is None):
         raise InputError("give a question as TEXT or as --audio-in FILE (one of them)")
-    assistant = Assistant(_settings(args))
+    assistant = _assistant(args)
     timings: dict[str, float] = {}
     transcript = None
     duration = None
@@ -207,9 +217,8 @@ def _speech_output(assistant, audio_out: Path | None, wanted: bool):
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from assistant.audio.decode import SAMPLE_RATE, decode_file
-    from assistant.core import Assistant
 
-    assistant = Assistant(_settings(args))
+    assistant = _assistant(args)
     stt = assistant.stt
     language = args.language or assistant.settings.stt.language or None
     results = []
@@ -243,12 +252,11 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    from assistant.core import Assistant
     from assistant.errors import InputError
 
     if not args.text.strip():
         raise InputError("nothing to say: the text is empty")
-    assistant = Assistant(_settings(args))
+    assistant = _assistant(args)
     speech = _speech_output(assistant, args.output, True)
     t0 = time.perf_counter()
     try:
@@ -387,3 +395,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        while _OPEN:
+            _OPEN.pop().close()

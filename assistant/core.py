@@ -57,6 +57,15 @@ class Assistant:
         self.dry_run_tools = False  # record tool calls without running them (evaluation)
         self._build_lock = threading.RLock()
 
+    def close(self) -> None:
+        """Release the engines and the store (each waits for work in progress)."""
+        for engine in (self._llm,):
+            close = getattr(engine, "close", None)
+            if close is not None:
+                close()
+        if self._store is not None:
+            self._store.close()
+
     # -- engines, built on first use ---------------------------------------------------------------
     @property
     def store(self) -> ConversationStore:
@@ -276,7 +285,7 @@ class Assistant:
                 cancelled = gen.cancelled
                 if gen.text.strip():
                     texts.append(gen.text.strip())
-                if gen.confused and tools:
+                if gen.confused and tools and not cancelled:
                     tools = []  # offered tools only confused the model: ask again without them
                     continue
                 if cancelled or not gen.tool_calls:

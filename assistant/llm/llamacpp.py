@@ -62,6 +62,13 @@ class LlamaCppChat:
         self._lock = threading.Lock()
 
     # -- loading -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Free the model now; left to interpreter shutdown, llama.cpp can crash while Python tears down."""
+        with self._lock:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None
+
     def load(self) -> None:
         with self._lock:
             self._load_locked()
@@ -340,7 +347,8 @@ class LlamaCppChat:
                         calling = True
                         break
                     if text.lstrip().startswith(("{", "```", "[")):
-                        continue  # maybe a call written as bare or fenced JSON: hold it back
+                        yield ""  # maybe a call written as bare or fenced JSON: hold it back (still cancellable)
+                        continue
                     safe = len(text) - held_back(text)
                     if safe > shown:
                         yield text[shown:safe]
