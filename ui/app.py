@@ -14,11 +14,7 @@ from assistant.core import Assistant
 from ui.bridge import Bridge
 from ui.main_window import MainWindow
 
-DEMO_QUESTIONS = (
-    "What is the capital of France?",
-    "Give me three tips for better sleep as a bulleted list.",
-    "Write a Python one-liner that reverses a string, in a code block.",
-)
+DEMO_QUESTIONS = ("What is the capital of France?", "Give me three tips for better sleep as a bulleted list.")
 SCREENSHOT_TIMEOUT_MS = 10 * 60 * 1000  # give up waiting for models or answers after this long
 
 
@@ -88,7 +84,8 @@ class _Screenshot:
         self.done = False
         self.questions: list[str] = []
         window.ready.connect(self._ready)
-        window.replyShown.connect(lambda _result: self._next_question())
+        # Queued: the next question goes out after the window has finished showing this answer.
+        window.replyShown.connect(lambda _result: self._next_question(), Qt.ConnectionType.QueuedConnection)
 
     def _ready(self) -> None:
         if not (self.demo and self.window.llm_ready):

@@ -8,6 +8,7 @@ GUI thread never waits for an engine, a tool or the disk.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,7 @@ from ui import services
 from ui.voice import ObservedSink, VoiceSession
 
 ROLES = (("llm", "chat model"), ("stt", "speech recognition"), ("tts", "voice"))
+CONFIRM_TIMEOUT_S = 120.0  # an unanswered "may I?" is a no
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class TurnResult:
     spoken: bool = False  # the question was spoken (latency_ms is then from the end of the speech)
     latency_ms: dict[str, float] = field(default_factory=dict)
     error: str = ""
+    tool_calls: list[dict] | None = None  # None: not known yet (voice turns; the store has them)
 
 
 class Bridge(QObject):
@@ -61,6 +64,7 @@ class Bridge(QObject):
     stateChanged = Signal(str)  # listening, hearing, transcribing, thinking, speaking, ready
     micChanged = Signal(str)  # off, listening, speaking
     inputLevel = Signal(float)  # 0..1
+    confirmRequested = Signal(int, str)  # request id, what the tool will do (answer_confirmation)
     # everything that went wrong, with its fix
     notice = Signal(str, str, str)  # key, title, message
     # settings
@@ -89,6 +93,8 @@ class Bridge(QObject):
         self._loader: threading.Thread | None = None
         self._sink: AudioSink | None = None
         self._turn: threading.Thread | None = None
+        self._turn_active = False
+        self._voice_busy = False
         self._cancel = threading.Event()
         self._speech: SpeechOutput | None = None
         self._session: VoiceSession | None = None
@@ -96,6 +102,9 @@ class Bridge(QObject):
         self._speaking = False
         self._muted = False
         self._closed = False
+        self._confirmations: dict[int, tuple[threading.Event, list[bool]]] = {}
+        self._confirm_ids = itertools.count(1)
+        assistant.confirm = self._confirm  # a confirm=True tool asks the user through the window
 
     # -- start-up --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -123,7 +132,7 @@ class Bridge(QObject):
                 self.engineReady.emit(role, getattr(engine, "name", role))
         self.loadProgress.emit(total, total, "")
         self._setup_audio()
-        tools, errors = services.load_plugins(self.assistant.settings)
+        tools, errors = services.load_plugins(self.assistant)
         for error in errors[:3]:
             self.notice.emit(
                 f"plugin-{error.file}",
@@ -203,7 +212,8 @@ class Bridge(QObject):
     # -- typed turns -----------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._turn is not None and self._turn.is_alive()
+        """An answer is being written or spoken (typed, or a voice turn)."""
+        return self._turn_active or self._voice_busy
 
     def send_text(self, conversation_id: int | None, text: str) -> None:
         """Answer `text` in the conversation (None: a new one); the answer streams as replyDelta."""
@@ -212,8 +222,9 @@ class Bridge(QObject):
             session.follow(conversation_id)
             self._store_job(lambda: session.submit_text(text))
             return
-        if self.busy:
+        if self._turn_active:
             raise RuntimeError("an answer is still being written; stop it first")
+        self._turn_active = True
         self._cancel = threading.Event()
         self._turn = threading.Thread(
             target=self._typed_turn,
@@ -227,6 +238,7 @@ class Bridge(QObject):
 
     def _typed_turn(self, conversation_id: int | None, text: str, cancel: threading.Event) -> None:
         cid = conversation_id or 0
+        result = TurnResult(cid, "", False)
         try:
             if self._store_open is not None:
                 self._store_open.result()
@@ -237,22 +249,43 @@ class Bridge(QObject):
             reply = self.assistant.reply(
                 cid, text, on_delta=lambda d: self.replyDelta.emit(cid, d), speech=speech, cancel=cancel
             )
-            self.replyFinished.emit(TurnResult(cid, reply.text, reply.complete, False, reply.timings_ms))
-        except SoriError as exc:
-            self.notice.emit("turn", "Sori could not answer", str(exc))
-            self.replyFinished.emit(TurnResult(cid, "", False, error=str(exc)))
-        except Exception as exc:  # a bug: still end the turn visibly
-            self.notice.emit("turn", "Sori could not answer", f"{type(exc).__name__}: {exc}")
-            self.replyFinished.emit(TurnResult(cid, "", False, error=str(exc)))
+            calls = list(getattr(reply, "tool_calls", []) or [])
+            result = TurnResult(cid, reply.text, reply.complete, False, reply.timings_ms, tool_calls=calls)
+        except Exception as exc:  # SoriError has the fix; anything else is a bug, still shown
+            message = str(exc) if isinstance(exc, SoriError) else f"{type(exc).__name__}: {exc}"
+            self.notice.emit("turn", "Sori could not answer", message)
+            result = TurnResult(cid, "", False, error=message)
         finally:
             self._speech = None
             self._speaking = False
-            self.busyChanged.emit(False)
             self.stateChanged.emit("listening" if self._session else "ready")
+            # Cleared before replyFinished, so the window may send the next question as soon as it has it;
+            # the late busyChanged below is harmless: the window asks `busy` for the truth.
+            self._turn_active = False
+            self.replyFinished.emit(result)
+            self.busyChanged.emit(False)
             self._emit_mic()
+
+    def _confirm(self, sentence: str) -> bool:
+        """On the turn thread: ask the window, wait for the answer (no answer in time means no)."""
+        request = next(self._confirm_ids)
+        answered, answer = threading.Event(), [False]
+        self._confirmations[request] = (answered, answer)
+        self.confirmRequested.emit(request, sentence)
+        answered.wait(CONFIRM_TIMEOUT_S)
+        self._confirmations.pop(request, None)
+        return answer[0]
+
+    def answer_confirmation(self, request: int, allowed: bool) -> None:
+        pending = self._confirmations.pop(request, None)
+        if pending is not None:
+            pending[1][0] = allowed
+            pending[0].set()
 
     def stop_reply(self) -> None:
         """Stop the answer being written and spoken (it is kept, marked as cut off)."""
+        for request in list(self._confirmations):
+            self.answer_confirmation(request, False)  # a pending question is answered "no"
         self._cancel.set()
         speech = self._speech
         if speech is not None:
@@ -321,9 +354,11 @@ class Bridge(QObject):
     def _on_voice_event(self, event: Event, conversation_id: int) -> None:
         if isinstance(event, StateChanged):
             if event.state == "thinking":
+                self._voice_busy = True
                 self.busyChanged.emit(True)
             elif event.state in ("listening", "stopped"):
                 self._speaking = False
+                self._voice_busy = False
                 self.busyChanged.emit(False)
             self.stateChanged.emit(event.state if event.state != "stopped" else "ready")
             self._emit_mic()
@@ -349,6 +384,7 @@ class Bridge(QObject):
             self.notice.emit("voice", title, error)
         if self._session is session:  # not a newer session started meanwhile
             self._session = None
+            self._voice_busy = False
         if self._closed:
             return
         self.busyChanged.emit(self.busy)
@@ -371,9 +407,11 @@ class Bridge(QObject):
             self.micChanged.emit("off")
 
     # -- settings --------------------------------------------------------------------------------
-    def list_plugins(self) -> None:
-        settings = self.assistant.settings
-        self._store_job(lambda: self.pluginsListed.emit(*services.load_plugins(settings)))
+    def list_plugins(self, reload: bool = False) -> None:
+        """Report the tools and plugin load errors; reload=True reads the plugin files again first."""
+        self._store_job(
+            lambda: self.pluginsListed.emit(*services.load_plugins(self.assistant, reload=reload))
+        )
 
     def list_devices(self) -> None:
         self._store_job(lambda: self.devicesListed.emit(*services.devices()))

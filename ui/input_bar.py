@@ -31,7 +31,7 @@ class InputBox(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("inputBox")
-        self.setPlaceholderText("Message Sori…  (Enter sends, Shift+Enter adds a line, hold Space to talk)")
+        self.setPlaceholderText("Message Sori…")
         self.setAccessibleName("Message")
         self.setToolTip(
             "Type a message. Enter sends, Shift+Enter starts a new line; hold Space in the empty box to talk"
@@ -71,7 +71,9 @@ class InputBox(QPlainTextEdit):
         lines = max(1, int(self.document().size().height()))
         shown = min(MAX_LINES, lines)
         self.setVerticalScrollBarPolicy(
-            Qt.ScrollBarPolicy.ScrollBarAsNeeded if lines > MAX_LINES else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+            Qt.ScrollBarPolicy.ScrollBarAsNeeded
+            if lines > MAX_LINES
+            else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
         )
         line_h = self.fontMetrics().lineSpacing()
         margins = self.contentsMargins().top() + self.contentsMargins().bottom()

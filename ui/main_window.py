@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QSettings, Qt, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
@@ -39,6 +39,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Sori")
         self.setWindowIcon(icons.app_icon(self.palette().color(QPalette.ColorRole.Highlight)))
         self.setAccessibleName("Sori")
+        self.setMinimumSize(640, 460)
 
         self.sidebar = Sidebar(self)
         self.notices = NoticeArea(self)
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
         b.inputLevel.connect(self.input.set_level, q)
         b.notice.connect(lambda key, title, text: self.notices.show_notice(key, title, text), q)
         b.settingsSaved.connect(self._settings_saved, q)
+        b.confirmRequested.connect(self._confirm, q)
         self.input.box.submitted.connect(self.send)
         self.input.send.clicked.connect(self.send)
         self.input.stop.clicked.connect(b.stop_reply)
@@ -231,8 +233,11 @@ class MainWindow(QMainWindow):
 
     def _finished(self, result: TurnResult) -> None:
         self._live.pop(result.conversation_id, None)
+        self._busy(False)
         if result.conversation_id == self.current_id:
-            self.chat.finish_reply(result.text, result.complete)
+            answer = self.chat.finish_reply(result.text, result.complete)
+            if answer is not None and result.tool_calls:
+                answer.set_tool_calls(result.tool_calls)
             question = self.chat.last_spoken_question() if result.spoken else None
             if question is not None:
                 question.set_latency(
@@ -253,7 +258,26 @@ class MainWindow(QMainWindow):
             widget = self.chat.add_user(text, spoken=True, speech_s=speech_s)
             widget.setProperty("speech_s", speech_s)
 
-    def _busy(self, busy: bool) -> None:
+    def _confirm(self, request: int, sentence: str) -> None:
+        """A tool asks before it acts: Allow, or dismiss to refuse."""
+        key = f"confirm-{request}"
+
+        def allow() -> None:
+            self.bridge.answer_confirmation(request, True)
+            self.notices.dismiss(key)
+
+        self.notices.show_notice(
+            key,
+            "Sori wants to use a tool",
+            f"{sentence} Allow it? (Dismiss to refuse.)",
+            kind="info",
+            action=("Allow", allow),
+            on_close=lambda: self.bridge.answer_confirmation(request, False),
+        )
+
+    def _busy(self, _busy: bool) -> None:
+        # Signals from two threads can arrive out of order; the bridge's flag is the truth now.
+        busy = self.bridge.busy
         self.input.set_busy(busy)
         self.input.send.setEnabled(self.llm_ready and (not busy or self.bridge.voice_active))
 
@@ -326,10 +350,11 @@ class MainWindow(QMainWindow):
         finally:
             self._styling = False
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+    def event(self, event: QEvent) -> bool:
+        # The desktop switched light/dark (or its colours): rebuild the style sheet and re-tint icons.
         if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.ThemeChange):
-            self.apply_theme()
-        super().changeEvent(event)
+            QTimer.singleShot(0, self.apply_theme)  # after every child has its new palette too
+        return super().event(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self._save()

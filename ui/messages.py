@@ -9,7 +9,8 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
-from ui import icons
+from ui import icons, theme
+from ui.markdown import MONO_FAMILIES, to_html
 
 RENDER_INTERVAL_MS = 50  # streamed text is re-rendered at most this often (markdown parsing is not free)
 
@@ -72,9 +73,8 @@ class ToolCallCard(QFrame):
         self.details.setTextFormat(Qt.TextFormat.PlainText)
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details.setFont(QGuiApplication.font())
         mono = self.details.font()
-        mono.setFamilies(["DejaVu Sans Mono", "Menlo", "Consolas", "monospace"])
+        mono.setFamilies(MONO_FAMILIES)
         self.details.setFont(mono)
         self.details.setAccessibleName(f"Details of the tool call {name}")
         self.details.setVisible(False)
@@ -146,18 +146,18 @@ class MessageWidget(QWidget):
         self.copy_button.clicked.connect(self.copy)
         header.addWidget(self.copy_button)
         inner.addLayout(header)
-        self.cards = [ToolCallCard(call, self.bubble) for call in tool_calls or []]
-        for card in self.cards:
-            inner.addWidget(card)
+        self.cards: list[ToolCallCard] = []
         self.body = QLabel(self.bubble)
         self.body.setObjectName("messageBody")
         self.body.setWordWrap(True)
-        self.body.setTextFormat(Qt.TextFormat.PlainText if role == "user" else Qt.TextFormat.MarkdownText)
+        # Answers are markdown, rendered to rich text with shaded code; the user's own text stays as typed.
+        self.body.setTextFormat(Qt.TextFormat.PlainText if role == "user" else Qt.TextFormat.RichText)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.body.setOpenExternalLinks(True)
         self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.body.setAccessibleName("Your message" if role == "user" else "Sori's answer")
         inner.addWidget(self.body)
+        self.set_tool_calls(tool_calls or [])
 
         outer = QHBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -185,6 +185,16 @@ class MessageWidget(QWidget):
         self.cut_label.setVisible(not complete)
         self._render()
 
+    def set_tool_calls(self, calls: list[dict]) -> None:
+        """Show the turn's tool calls as cards above the answer text."""
+        layout = self.bubble.layout()
+        for card in self.cards:
+            layout.removeWidget(card)
+            card.deleteLater()
+        self.cards = [ToolCallCard(call, self.bubble) for call in calls if isinstance(call, dict)]
+        for card in self.cards:
+            layout.insertWidget(layout.indexOf(self.body), card)  # in order, each just above the text
+
     def set_latency(self, tooltip: str) -> None:
         self.mic_mark.setToolTip(tooltip)
         self.bubble.setToolTip(tooltip)
@@ -194,8 +204,13 @@ class MessageWidget(QWidget):
         self.copy_button.setToolTip("Copied")
 
     def _render(self) -> None:
-        # An answer that has not started yet shows an ellipsis rather than an empty bubble.
-        self.body.setText(self.text or ("" if self.role == "user" else "…"))
+        if self.role == "user":
+            self.body.setText(self.text)
+        else:
+            # An answer that has not started yet shows an ellipsis rather than an empty bubble.
+            self.body.setText(
+                to_html(self.text or "…", theme.colors(self.palette())["card"], self.body.font())
+            )
         self.changed.emit()
 
     # -- looks -----------------------------------------------------------------------------------
@@ -204,6 +219,8 @@ class MessageWidget(QWidget):
         muted = self.palette().color(QPalette.ColorRole.PlaceholderText)
         self.copy_button.setIcon(icons.icon("copy", muted))
         self.mic_mark.setPixmap(icons.pixmap("mic", muted, 14))
+        if self.role != "user":
+            self._render()  # the code shading follows the palette
 
     def set_max_bubble_width(self, width: int) -> None:
         """User bubbles hug their text up to `width`; a wrapped QLabel would otherwise stay narrow."""

@@ -58,30 +58,24 @@ def devices() -> tuple[list, str]:
         return [], str(exc)
 
 
-def plugin_folders(settings: Settings) -> list[Path]:
-    from assistant.plugins_cli import plugin_folders as folders
-
-    return folders(settings)
-
-
-def load_plugins(settings: Settings) -> tuple[list[tuple[str, str, str]], list]:
-    """(name, description, source file) of every tool, and the LoadErrors (file:line: why)."""
-    from assistant.tools.loader import BUILTIN_DIR, ToolRegistry
+def load_plugins(assistant: Assistant, *, reload: bool = False) -> tuple[list[tuple[str, str, str]], list]:
+    """(name, description, source file) of every tool the assistant can call, and the LoadErrors."""
+    from assistant.tools.errors import LoadError
 
     try:
-        registry = ToolRegistry(
-            dirs=plugin_folders(settings), builtin_dir=BUILTIN_DIR if BUILTIN_DIR.is_dir() else None
-        )
-        registry.load()
-    except Exception as exc:  # the plugin framework is still changing; never let it stop the window
-        from assistant.tools.errors import LoadError
-
-        return [], [LoadError(paths.plugins_dir(), None, f"plugins cannot be loaded ({exc})")]
-    sources = registry.sources()
-    tools = [
-        (name, spec.description or "", str(sources.get(name, ""))) for name, spec in registry.tools.items()
-    ]
-    return tools, registry.errors
+        registry = assistant.tools  # the assistant's own registry, so a reload changes what it can call
+        if reload:
+            registry.load()
+        sources = registry.sources()
+        tools = [
+            (name, spec.description or "", str(sources.get(name, "")))
+            for name, spec in registry.tools.items()
+        ]
+        return tools, registry.errors
+    except Exception as exc:  # the plugin framework must never stop the window
+        return [], [
+            LoadError(paths.plugins_dir(), None, f"plugins cannot be loaded ({type(exc).__name__}: {exc})")
+        ]
 
 
 def write_settings(settings: Settings) -> Path:

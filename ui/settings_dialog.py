@@ -175,16 +175,23 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._page(form), "Voice and audio")
 
         # Plugins
+        self.tools_on = _named(
+            QCheckBox("Let Sori use tools"),
+            "Use tools",
+            "Allow the model to call the built-in tools and your plugins",
+        )
+        self.tools_on.setChecked(s.plugins.enabled)
         self.plugins = _named(QListWidget(), "Plugins", "Tools Sori can use, and plugin files that failed")
         self.open_folder = _named(QPushButton("Open folder"), "Open plugin folder", "Show your plugin folder")
         self.reload = _named(QPushButton("Reload"), "Reload plugins", "Load the plugin files again")
         self.open_folder.clicked.connect(self._open_folder)
-        self.reload.clicked.connect(bridge.list_plugins)
+        self.reload.clicked.connect(lambda: bridge.list_plugins(reload=True))
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_folder)
         buttons.addWidget(self.reload)
         buttons.addStretch(1)
         box = QVBoxLayout()
+        box.addWidget(self.tools_on)
         box.addWidget(self.plugins, 1)
         box.addLayout(buttons)
         tabs.addTab(self._page(box), "Plugins")
@@ -265,6 +272,7 @@ class SettingsDialog(QDialog):
             "voice.vad_aggressiveness": self.vad.value(),
             "voice.end_silence_ms": self.silence.value(),
             "voice.barge_in": self.barge_in.isChecked(),
+            "plugins.enabled": self.tools_on.isChecked(),
         }
 
     def _save(self) -> None:

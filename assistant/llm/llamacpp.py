@@ -347,7 +347,7 @@ class LlamaCppChat:
                         calling = True
                         break
                     if text.lstrip().startswith(("{", "```", "[")):
-                        yield ""  # maybe a call written as bare or fenced JSON: hold it back (still cancellable)
+                        yield ""  # maybe a call as bare or fenced JSON: held back, yet cancellable
                         continue
                     safe = len(text) - held_back(text)
                     if safe > shown:
