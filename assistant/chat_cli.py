@@ -53,8 +53,18 @@ def _answer(assistant: Assistant, conversation_id: int, question: str, speech) -
     return result.get("reply")  # type: ignore[return-value]
 
 
+def _ask_yes_no(sentence: str) -> bool:
+    """A tool wants confirmation: ask on the terminal (anything but yes is no)."""
+    try:
+        answer = input(f"\n{sentence} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     assistant = Assistant(settings)
+    assistant.confirm = _ask_yes_no
     store = assistant.store
     if args.conversation is not None:
         conv = store.get_conversation(args.conversation)
@@ -78,9 +88,16 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     assistant.llm.load()
     print("\r" + " " * 30 + "\r", file=sys.stderr, end="", flush=True)
     sink = make_sink(assistant, args.audio_out) if args.speak else None
+    from assistant.tools.timer_service import TimerService
+
+    timers = TimerService(on_due=lambda timer: print(f"\n⏰ {timer.message()}", flush=True))
+    timers.start()
+    assistant.tools.start_watching()  # plugin files added or edited during the chat take effect
     try:
         return _loop(args, assistant, conv, sink, interactive)
     finally:
+        timers.stop()
+        assistant.tools.stop_watching()
         if sink is not None:
             sink.close()
         assistant.close()

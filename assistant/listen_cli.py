@@ -80,11 +80,18 @@ def run_listen(args: argparse.Namespace, assistant: Assistant, conversation_id: 
             loop.stop()
 
         threading.Thread(target=typed, name="sori-typed", daemon=True).start()
+    from assistant.tools.timer_service import TimerService
+
+    timers = TimerService(on_due=lambda timer: loop.announce(timer.message()))
+    timers.start()
+    assistant.tools.start_watching()  # plugin files added or edited while listening take effect
     try:
         loop.run()
     except KeyboardInterrupt:
         loop.stop()
     finally:
+        timers.stop()
+        assistant.tools.stop_watching()
         sink.close()
     for message in loop.errors:
         print(f"sori: warning: {message}", file=sys.stderr)

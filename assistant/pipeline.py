@@ -111,6 +111,11 @@ def sounds_unfinished(text: str) -> bool:
 
 
 @dataclass(frozen=True)
+class _Announce:
+    text: str
+
+
+@dataclass(frozen=True)
 class _QuickBargeIn:
     t: float  # onset of the speech heard over Sori's voice
 
@@ -232,6 +237,7 @@ class VoiceLoop:
             )
         )
         self.turns: list[TurnRecord] = []
+        self.announcements: list[tuple[float, str]] = []  # (clock time, text) of what Sori said unasked
         self.errors: list[str] = []
         self._events: queue.Queue[object] = queue.Queue()
         self._stt = ThreadPoolExecutor(1, thread_name_prefix="sori-stt")
@@ -283,6 +289,10 @@ class VoiceLoop:
         if close:
             close()
         self._events.put(_SOURCE_DONE)
+
+    def announce(self, text: str) -> None:
+        """Say something unasked (a timer ringing): spoken after any answer being played, and stored."""
+        self._events.put(_Announce(text))
 
     def submit_text(self, text: str) -> None:
         """A typed turn in the same conversation (it interrupts an answer being spoken)."""
@@ -352,6 +362,16 @@ class VoiceLoop:
                 self._early_closed = False
                 return
             self._end_of_turn(event)
+        elif isinstance(event, _Announce):
+            self._finish_turn(wait=True)  # after the answer being spoken, never over it
+            self.announcements.append((time.monotonic(), event.text))
+            self.assistant.store.add_message(self.conversation_id, "assistant", event.text)
+            self._emit(ReplyDone(self._turn_id, event.text, True))
+            self._speech = SpeechOutput(self.assistant.tts, self.sink)
+            self._turn_thread = threading.Thread(
+                target=self._say, args=(self._speech, event.text), daemon=True
+            )
+            self._turn_thread.start()
         elif isinstance(event, _Typed):
             if self.answering:
                 self._barge_in(time.monotonic())
@@ -486,6 +506,13 @@ class VoiceLoop:
             self._turn_thread = None
 
     # -- turn thread -------------------------------------------------------------------------------
+    def _say(self, speech: SpeechOutput, text: str) -> None:
+        try:
+            speech.say(text)
+            speech.finish()
+        except SoriError as exc:
+            self._emit(ErrorEvent(self._turn_id, str(exc)))
+
     def _answer(
         self,
         turn: TurnRecord,

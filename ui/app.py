@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from assistant import paths
@@ -64,20 +64,25 @@ def run_app(
     """
     app = application()
     window = create_window(Assistant(settings), audio_in=audio_in, audio_out=audio_out)
-    app.aboutToQuit.connect(window.bridge.shutdown)
     window.show()
     if screenshot is None:
+        app.aboutToQuit.connect(window.bridge.shutdown)
         return app.exec()
-    shooter = _Screenshot(window, Path(screenshot), demo)
+    # A local event loop, not app.exec(): QApplication.exit() would make every later event loop in this
+    # process return at once (the state Qt keeps until the next app.exec()), which breaks embedding.
+    loop = QEventLoop()
+    shooter = _Screenshot(window, Path(screenshot), demo, loop)
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, shooter.take)  # never hang a script forever
-    return app.exec() or shooter.code
+    loop.exec()
+    return shooter.code
 
 
 class _Screenshot:
     """Waits for the ready window (and the demo answers), saves its picture, then quits."""
 
-    def __init__(self, window: MainWindow, path: Path, demo: bool) -> None:
+    def __init__(self, window: MainWindow, path: Path, demo: bool, loop: QEventLoop) -> None:
         self.window = window
+        self.loop = loop
         self.path = path
         self.demo = demo
         self.code = 1
@@ -125,4 +130,4 @@ class _Screenshot:
             print(f"sori: error: cannot write the screenshot {self.path}", file=sys.stderr)
         self.code = 0 if ok else 1
         self.window.close()
-        QApplication.instance().exit(self.code)
+        self.loop.exit(self.code)

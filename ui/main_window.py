@@ -7,7 +7,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from assistant.store import Conversation, Message
-from ui import icons, theme
+from ui import icons, theme, window_state
 from ui.bridge import Bridge, TurnResult
 from ui.chat_view import ChatView
 from ui.input_bar import InputBar
@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
 
         self._actions()
         self._connect()
-        self._restore()
+        window_state.restore(self)
         self.apply_theme()
         self.input.send.setEnabled(False)
         self.input.send.setToolTip("Send (available once the chat model has loaded)")
@@ -129,29 +129,6 @@ class MainWindow(QMainWindow):
         self.sidebar.deleteRequested.connect(self.delete_conversation)
         self.sidebar.searchChanged.connect(b.list_conversations)
         self.sidebar.settingsRequested.connect(self.open_settings)
-
-    def _restore(self) -> None:
-        s = self.qsettings
-        if s.value("window/geometry") is not None:
-            self.restoreGeometry(s.value("window/geometry"))
-        else:
-            self.resize(1040, 720)
-        if s.value("window/splitter") is not None:
-            self.splitter.restoreState(s.value("window/splitter"))
-        self.bridge.speak_replies = s.value("voice/speak_replies", True, type=bool)
-        self.input.hands_free.setChecked(s.value("voice/hands_free", False, type=bool))
-        self.bridge.hands_free = self.input.hands_free.isChecked()
-        last = s.value("conversation/last", None)
-        self.bridge.open_latest(int(last) if last not in (None, "") else None)
-
-    def _save(self) -> None:
-        s = self.qsettings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/splitter", self.splitter.saveState())
-        s.setValue("voice/speak_replies", self.bridge.speak_replies)
-        s.setValue("voice/hands_free", self.input.hands_free.isChecked())
-        s.setValue("conversation/last", self.current_id if self.current_id is not None else "")
-        s.sync()
 
     # -- conversations ---------------------------------------------------------------------------
     def _query(self) -> str:
@@ -260,19 +237,12 @@ class MainWindow(QMainWindow):
 
     def _confirm(self, request: int, sentence: str) -> None:
         """A tool asks before it acts: Allow, or dismiss to refuse."""
-        key = f"confirm-{request}"
-
-        def allow() -> None:
-            self.bridge.answer_confirmation(request, True)
-            self.notices.dismiss(key)
-
-        self.notices.show_notice(
-            key,
+        self.notices.ask(
+            f"confirm-{request}",
             "Sori wants to use a tool",
             f"{sentence} Allow it? (Dismiss to refuse.)",
-            kind="info",
-            action=("Allow", allow),
-            on_close=lambda: self.bridge.answer_confirmation(request, False),
+            "Allow",
+            lambda allowed: self.bridge.answer_confirmation(request, allowed),
         )
 
     def _busy(self, _busy: bool) -> None:
@@ -357,7 +327,7 @@ class MainWindow(QMainWindow):
         return super().event(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        self._save()
+        window_state.save(self)
         for conversation_id in list(self._pending_deletes):
             self._finish_delete(conversation_id)
         if self.tray is not None:

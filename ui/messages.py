@@ -209,7 +209,7 @@ class MessageWidget(QWidget):
         else:
             # An answer that has not started yet shows an ellipsis rather than an empty bubble.
             self.body.setText(
-                to_html(self.text or "…", theme.colors(self.palette())["card"], self.body.font())
+                to_html(self.text or "…", theme.colors(self.palette())["code"], self.body.font())
             )
         self.changed.emit()
 

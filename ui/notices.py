@@ -105,6 +105,23 @@ class NoticeArea(QWidget):
             timer.start()
         return notice
 
+    def ask(self, key: str, title: str, question: str, yes: str, answer: Callable[[bool], None]) -> Notice:
+        """A yes/no question: the `yes` button answers True, dismissing it answers False (once)."""
+        answered = [False]
+
+        def reply(value: bool) -> None:
+            if not answered[0]:
+                answered[0] = True
+                answer(value)
+
+        def accept() -> None:
+            reply(True)
+            self.dismiss(key)
+
+        return self.show_notice(
+            key, title, question, kind="info", action=(yes, accept), on_close=lambda: reply(False)
+        )
+
     def dismiss(self, key: str) -> None:
         notice = self.notices.pop(key, None)
         on_close = self._on_close.pop(key, None)

@@ -182,6 +182,9 @@ class SettingsDialog(QDialog):
         )
         self.tools_on.setChecked(s.plugins.enabled)
         self.plugins = _named(QListWidget(), "Plugins", "Tools Sori can use, and plugin files that failed")
+        # Long descriptions are cut to the dialog's width; the tooltip has all of it.
+        self.plugins.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.plugins.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.open_folder = _named(QPushButton("Open folder"), "Open plugin folder", "Show your plugin folder")
         self.reload = _named(QPushButton("Reload"), "Reload plugins", "Load the plugin files again")
         self.open_folder.clicked.connect(self._open_folder)
@@ -233,7 +236,7 @@ class SettingsDialog(QDialog):
         self.plugins.clear()
         for name, description, source in tools:
             item = QListWidgetItem(f"{name} — {description}" if description else name)
-            item.setToolTip(source)
+            item.setToolTip(f"{description}\n{source}" if description else source)
             self.plugins.addItem(item)
         for error in errors:
             item = QListWidgetItem(f"⚠ {error}")

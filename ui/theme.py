@@ -39,6 +39,7 @@ def colors(palette: QPalette) -> dict[str, QColor]:
         "user_bubble": blend(accent, base, 0.28 if dark else 0.14),
         "assistant_bubble": blend(text, base, 0.07 if dark else 0.035),
         "card": blend(text, base, 0.12 if dark else 0.06),
+        "code": blend(text, base, 0.16 if dark else 0.09),
         "error_bg": blend(ERROR_RED, base, 0.22 if dark else 0.1),
         "error_border": blend(ERROR_RED, base, 0.7),
         "info_bg": blend(INFO_BLUE, base, 0.22 if dark else 0.1),

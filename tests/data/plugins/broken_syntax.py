@@ -1,0 +1,5 @@
+from assistant.tools import tool
+
+@tool
+def oops(x: int) -> int
+    return x

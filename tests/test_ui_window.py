@@ -1,0 +1,263 @@
+"""The window's parts on a real store and real (loaded) engines, without waiting for answers."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QWidget,
+)
+
+from assistant import paths
+from assistant.store import ConversationStore
+from tests.test_ui_support import dark_palette, open_window
+from ui import display_available
+
+pytestmark = pytest.mark.slow
+
+TOOL_CALL = {
+    "name": "get_time",
+    "arguments": {"timezone": "Europe/Paris"},
+    "ok": True,
+    "content": '{"time": "14:05"}',
+    "duration_ms": 3.2,
+}
+
+
+def _seed() -> tuple[int, int]:
+    """Two stored conversations: a spoken one with a tool call, and a typed one."""
+    with ConversationStore() as store:
+        spoken = store.new_conversation()
+        store.add_message(
+            spoken.id, "user", "What time is it in Paris?", source="spoken", audio_duration_s=1.8
+        )
+        store.add_message(
+            spoken.id,
+            "assistant",
+            "It is **14:05** in Paris.\n\n- one\n- two\n\n```python\nprint('hi')\n```",
+            tool_calls=[TOOL_CALL],
+            timings_ms={"first_token_ms": 420.0, "first_audio_ms": 910.0},
+        )
+        typed = store.new_conversation()
+        store.add_message(typed.id, "user", "Tell me about bread.")
+        store.add_message(typed.id, "assistant", "Bread is baked dough.", complete=False)
+        return spoken.id, typed.id
+
+
+def test_stored_turns_show_marks_cards_and_copy(qtbot, small_settings, engines):
+    spoken, typed = _seed()
+    window = open_window(qtbot, small_settings, engines)
+    qtbot.waitUntil(lambda: window.current_id == typed and len(window.chat.messages) == 2)
+    assert window.chat.messages[-1].cut_label.isVisibleTo(window)  # stopped answers stay marked
+    assert not window.chat.messages[0].mic_mark.isVisibleTo(window)
+
+    window.open_conversation(spoken)
+    qtbot.waitUntil(lambda: window.current_id == spoken)
+    question, answer = window.chat.messages
+    assert question.mic_mark.isVisibleTo(window)
+    tip = question.mic_mark.toolTip()
+    assert "Spoken question (1.8 s)" in tip and "first audio: 0.91 s" in tip
+    assert "<li" in answer.body.text() and "print(" in answer.body.text()  # markdown list and code
+    (card,) = answer.cards
+    assert "get_time" in card.toggle.text() and not card.details.isVisibleTo(window)
+    qtbot.mouseClick(card.toggle, Qt.MouseButton.LeftButton)
+    assert card.details.isVisibleTo(window) and "Europe/Paris" in card.details.text()
+    qtbot.mouseClick(answer.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == answer.text
+
+
+def test_sidebar_search_rename_and_delete_with_undo(qtbot, small_settings, engines):
+    spoken, typed = _seed()
+    window = open_window(qtbot, small_settings, engines)
+    bar = window.sidebar
+    qtbot.waitUntil(lambda: bar.ids() == [typed, spoken])
+
+    qtbot.keyClicks(bar.search, "Paris")
+    qtbot.waitUntil(lambda: bar.ids() == [spoken])
+    bar.search.clear()
+    qtbot.waitUntil(lambda: bar.ids() == [typed, spoken])
+
+    item = bar.list.item(1)
+    item.setText("Time questions")  # what the inline editor does when the user renames
+    qtbot.waitUntil(lambda: bar.list.count() == 2 and bar.list.item(1).text() == "Time questions")
+
+    bar.list.setCurrentRow(0)  # opens `typed`
+    qtbot.waitUntil(lambda: window.current_id == typed)
+    bar.list.setFocus()
+    qtbot.keyClick(bar.list, Qt.Key.Key_Delete)
+    assert bar.ids() == [spoken] and window.current_id is None and window.chat.messages == []
+    notice = window.notices.notices[f"deleted-{typed}"]
+    qtbot.mouseClick(notice.action_button, Qt.MouseButton.LeftButton)  # Undo
+    assert sorted(bar.ids()) == sorted([typed, spoken])
+
+    window.delete_conversation(typed, "Tell me about bread.")
+    window.notices.dismiss(f"deleted-{typed}")  # dismissing (or the timeout) makes it final
+    qtbot.waitUntil(lambda: bar.ids() == [spoken])
+    window.close()
+    with ConversationStore() as store:
+        assert [c.id for c in store.list_conversations()] == [spoken]
+        assert store.get_conversation(spoken).title == "Time questions"
+
+
+def test_keyboard_input_box(qtbot, small_settings, engines):
+    window = open_window(qtbot, small_settings, engines)
+    box = window.input.box
+    box.setFocus()
+    with qtbot.waitSignal(box.talkPressed, timeout=1000):
+        qtbot.keyPress(box, Qt.Key.Key_Space)  # Space in the empty box is push-to-talk ...
+    with qtbot.waitSignal(box.talkReleased, timeout=1000):
+        qtbot.keyRelease(box, Qt.Key.Key_Space)
+    assert box.toPlainText() == ""  # ... and types nothing
+    qtbot.keyClicks(box, "two")
+    qtbot.keyClick(box, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(box, "lines please")
+    assert box.toPlainText() == "two\nlines please"  # Space types once there is text
+    height = box.height()
+    qtbot.keyClick(box, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert box.height() > height  # the box grows with its text
+
+
+def _settings_dialog() -> QWidget:
+    return next(
+        w for w in QApplication.topLevelWidgets() if w.windowTitle() == "Sori settings" and w.isVisible()
+    )
+
+
+def test_every_control_is_named_and_explained(qtbot, small_settings, engines):
+    window = open_window(qtbot, small_settings, engines)
+    window.open_settings()
+    dialog = _settings_dialog()
+    kinds = (QAbstractButton, QLineEdit, QPlainTextEdit, QListWidget, QComboBox, QAbstractSpinBox)
+    missing = []
+    for top in (window, dialog):
+        for widget in top.findChildren(QWidget):
+            parent = widget.parentWidget()
+            inner = widget.objectName().startswith("qt_") or parent.objectName().startswith("qt_")
+            if not isinstance(widget, kinds) or inner or isinstance(parent, QLineEdit):
+                continue  # Qt's own inner parts: a spin box's line edit, tab scrollers, a clear button
+            if not widget.accessibleName() or not widget.toolTip():
+                missing.append(f"{type(widget).__name__} {widget.objectName()!r} in {type(parent).__name__}")
+    assert missing == []
+    if not window.input.mic.isEnabled():  # no microphone here: the button says why
+        assert window.input.mic.toolTip().startswith("Voice input is off: ")
+    dialog.close()
+
+
+def test_settings_dialog_saves_the_config_and_lists_plugin_errors(qtbot, small_settings, engines):
+    plugins = paths.plugins_dir()
+    plugins.mkdir(parents=True)
+    (plugins / "broken.py").write_text("from assistant.tools import tool\n\n@tool\ndef oops(:\n    pass\n")
+    window = open_window(qtbot, small_settings, engines)
+    # A failing plugin is reported in the window, with its file and line.
+    assert any(key.startswith("plugin-") for key in window.notices.notices)
+    message = next(n.message.text() for k, n in window.notices.notices.items() if k.startswith("plugin-"))
+    assert "broken.py:4" in message
+
+    window.open_settings()
+    dialog = _settings_dialog()
+    qtbot.waitUntil(
+        lambda: any("broken.py:4" in dialog.plugins.item(i).text() for i in range(dialog.plugins.count()))
+    )
+    dialog.rate.setValue(1.3)
+    dialog.barge_in.setChecked(False)
+    dialog.silence.setValue(900)
+    with qtbot.waitSignal(window.bridge.settingsSaved, timeout=10_000):
+        dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    saved = tomllib.loads(paths.config_file().read_text())
+    assert saved["tts"]["speaking_rate"] == 1.3
+    assert saved["voice"]["barge_in"] is False and saved["voice"]["end_silence_ms"] == 900
+    assert window.bridge.assistant.settings.voice.end_silence_ms == 900  # used from the next turn on
+    qtbot.waitUntil(lambda: window.notices.has("settings"))
+
+
+def test_follows_the_system_palette(qtbot, small_settings, engines):
+    app = QApplication.instance()
+    light = app.palette()
+    window = open_window(qtbot, small_settings, engines)
+    try:
+        app.setPalette(dark_palette())
+        qtbot.waitUntil(lambda: "#1e1f22" in window.styleSheet())
+        image = window.grab().toImage()
+        corner = image.pixelColor(image.width() // 2, image.height() // 3)
+        assert corner.lightness() < 80, "the conversation area stayed light in dark mode"
+        text = window.palette().color(QPalette.ColorRole.Text)
+        assert text.lightness() > 180
+    finally:
+        app.setPalette(light)
+
+
+def test_display_available_offscreen():
+    assert display_available()
+
+
+def test_missing_chat_model_is_reported_and_typing_still_works(qtbot, small_settings, engines, tmp_path):
+    from assistant.config import apply_overrides
+    from assistant.core import Assistant
+    from ui.app import create_window
+
+    settings = apply_overrides(small_settings, **{"llm.model": str(tmp_path / "gone.gguf")})
+    assistant = Assistant(settings)
+    assistant._stt, assistant._tts = engines[0], engines[2]  # only the chat model is missing
+    window = create_window(assistant)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.loaded, timeout=60_000)
+    notice = window.notices.notices["engine-llm"]
+    assert "gone.gguf" in notice.message.text()
+    assert not window.input.send.isEnabled() and "chat model" in window.input.send.toolTip()
+    qtbot.keyClicks(window.input.box, "still typing")
+    assert window.input.box.toPlainText() == "still typing"
+    qtbot.mouseClick(notice.dismiss, Qt.MouseButton.LeftButton)
+    assert not window.notices.has("engine-llm")
+
+
+def test_lost_microphone_is_reported_and_listening_stops(qtbot, small_settings, engines, shared, monkeypatch):
+    import numpy as np
+
+    from assistant.audio.sources import AudioFrame, AudioInputUnavailable
+
+    def unplugged():
+        for i in range(10):
+            yield AudioFrame(np.zeros(320, np.float32), float(i) * 0.02, i)
+        raise AudioInputUnavailable(
+            "the microphone 'USB' stopped delivering audio (unplugged?); Sori continues in text"
+        )
+
+    question = shared / "eval" / "utterances" / "q01_capital.wav"
+    window = open_window(qtbot, small_settings, engines, audio_in=[question])
+    monkeypatch.setattr(window.bridge, "_make_source", unplugged)
+    qtbot.mouseClick(window.input.mic, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.notices.has("voice"), timeout=10_000)
+    assert "unplugged" in window.notices.notices["voice"].message.text()
+    qtbot.waitUntil(lambda: not window.bridge.voice_active and window.input.mic.property("micState") == "off")
+    assert window.input.box.isEnabled()
+
+
+def test_a_tool_asks_before_it_acts(qtbot, small_settings, engines):
+    import threading
+
+    window = open_window(qtbot, small_settings, engines)
+    confirm = window.bridge.assistant.confirm  # what the core calls from the turn thread
+    answers: list[bool] = []
+    for allow in (True, False):
+        worker = threading.Thread(target=lambda: answers.append(confirm("Sori will delete note 3.")))
+        worker.start()
+        qtbot.waitUntil(lambda: any(k.startswith("confirm-") for k in window.notices.notices))
+        key = next(k for k in window.notices.notices if k.startswith("confirm-"))
+        notice = window.notices.notices[key]
+        assert "delete note 3" in notice.message.text()
+        button = notice.action_button if allow else notice.dismiss
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        worker.join(5)
+        assert not window.notices.has(key)
+    assert answers == [True, False]
