@@ -183,6 +183,8 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     assistant = Assistant(settings)
     if args.target in ("latency", "barge-in"):
         return _run_voice_bench(args, assistant)
+    if args.target == "tools":
+        return _run_tools_bench(args, assistant)
     result = {"stt": bench_stt, "llm": bench_llm, "tts": bench_tts}[args.target](assistant, args.runs)
     s, b = result["sori"], result["bare"]
     result["ratio"] = {k: round(s[k] / b[k], 3) if b[k] else None for k in s}
@@ -233,4 +235,25 @@ def _run_voice_bench(args: argparse.Namespace, assistant: Assistant) -> int:
             f"user speech onset -> playback stopped: p50 {result['stop_ms_p50']} ms, "
             f"max {result['stop_ms_max']} ms"
         )
+    return 0
+
+
+def _run_tools_bench(args: argparse.Namespace, assistant: Assistant) -> int:
+    from assistant.bench_tools import bench_tools
+
+    cases = args.cases or shared_dir() / "eval" / "tool_calls.jsonl"
+    result = bench_tools(assistant, cases)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"bench tools ({result['profile']} profile, {result['cases']} cases from {cases}, tools dry-run)")
+    print(f"{'':18} {'tool choice':>12} {'arguments':>10} {'p50 ms':>8} {'max ms':>8}")
+    for label, r in (("fast path on", result), ("fast path off", result["without_fast_path"])):
+        print(
+            f"{label:18} {r['tool_accuracy']:12.1%} {r['args_accuracy'] or 0:10.1%} "
+            f"{r['latency_ms_p50']:8.0f} {r['latency_ms_max']:8.0f}"
+        )
+    for f in result["failures"]:
+        called = f"{f['called']} {f['arguments'] or ''}".strip()
+        print(f"  miss: {f['utterance']!r}: expected {f['expected']}, called {called}")
     return 0

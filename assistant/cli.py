@@ -111,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     pn.add_argument("name")
 
     b = sub.add_parser("bench", help="benchmark an engine against the bare library")
-    b.add_argument("target", choices=["stt", "llm", "tts", "latency", "barge-in"])
+    b.add_argument("target", choices=["stt", "llm", "tts", "latency", "barge-in", "tools"])
+    b.add_argument("--cases", type=Path, metavar="FILE", help="tools: a tool-call case file (JSON lines)")
     b.add_argument(
         "--runs", type=int, default=3, help="repetitions (default 3; latency: passes over the questions)"
     )
