@@ -9,8 +9,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint setup-run setup-test clean-venv
 
+# The window where there is a display; the terminal chat (with a one-line reason) where there is none.
 run: setup-run
-	$(SORI) --profile default chat
+	$(SORI) --profile default
 
 test: setup-test
 	$(VENV)/bin/ruff check assistant tests

@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
         "--llm-server", metavar="URL", help="use an OpenAI-compatible server instead of a local model"
     )
     p.add_argument("-v", "--verbose", action="store_true", help="print per-stage timings")
+    p.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="FILE.png",
+        help="open the window, wait until it is ready, save a picture of it, exit",
+    )
+    p.add_argument(
+        "--demo", action="store_true", help="with --screenshot: show a short conversation if empty"
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser("chat", help="terminal chat (the answer streams; --speak also says it)")
@@ -347,6 +356,28 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_window(args: argparse.Namespace) -> int | None:
+    """`sori` alone opens the window; without a display, the terminal chat (with a one-line reason)."""
+    try:
+        from ui import display_problem
+    except ImportError as exc:  # PySide6 missing: the core still works in the terminal
+        if args.screenshot:
+            raise SoriError(
+                f"the window needs PySide6 ({exc}); fix: pip install PySide6-Essentials"
+            ) from None
+        print(f"sori: no window ({exc}); starting the terminal chat", file=sys.stderr)
+        return None
+    problem = display_problem()
+    if problem is not None:
+        if args.screenshot:
+            raise SoriError(f"cannot take a screenshot: {problem}; run it under xvfb-run -a")
+        print(f"sori: {problem}; starting the terminal chat", file=sys.stderr)
+        return None
+    from ui.app import run_app
+
+    return run_app(_settings(args), screenshot=args.screenshot, demo=args.demo)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"sori: warning: {message}", file=sys.stderr)
 
@@ -357,9 +388,12 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning  # one line for the user, not a source excerpt
     args = _parser().parse_args(argv)
     command = args.command or "chat"
-    if command == "chat" and args.command is None:
-        args = _parser().parse_args([*(argv if argv is not None else sys.argv[1:]), "chat"])
     try:
+        if args.command is None:
+            window = _open_window(args)
+            if window is not None:
+                return window
+            args = _parser().parse_args([*(argv if argv is not None else sys.argv[1:]), "chat"])
         if command == "chat":
             from assistant.chat_cli import run_chat
 
