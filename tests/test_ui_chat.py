@@ -80,22 +80,38 @@ def test_typed_turns_stop_switch_and_restart(qtbot, small_settings, engines):
     ]
 
 
+def _runqueue_wait_s() -> float:
+    """Time this thread has spent runnable but not running (the machine's other work took the CPUs)."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0  # not Linux: every gap counts in full
+
+
 def test_window_never_stalls_while_the_answer_streams(qtbot, small_settings, engines):
-    """A 10 ms timer on the GUI thread: its longest gap while the model streams stays under 50 ms."""
+    """A 10 ms timer on the GUI thread: its longest gap while the model streams stays under 50 ms.
+
+    Time the GUI thread spent waiting for a CPU is taken out: on a loaded machine (other processes) the
+    OS may not run it for a while, which is not the window freezing. Waiting for a lock, the GIL or our
+    own work on the GUI thread all still count.
+    """
     window = open_window(qtbot, small_settings, engines)
-    ticks: list[float] = []
+    ticks: list[tuple[float, float]] = []
     deltas: list[float] = []
     timer = QTimer(window)
     timer.setTimerType(Qt.TimerType.PreciseTimer)
     timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.timeout.connect(lambda: ticks.append((time.perf_counter(), _runqueue_wait_s())))
     window.bridge.replyDelta.connect(lambda _cid, _text: deltas.append(time.perf_counter()))
     timer.start()
     result = ask(qtbot, window, "Explain in a few sentences why the sky is blue.")
     timer.stop()
     assert result.text and len(deltas) > 5
-    streaming = [t for t in ticks if deltas[0] <= t <= deltas[-1]]
-    assert len(streaming) > 10
-    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
-    worst = max(gaps) * 1000
-    assert worst < 50, f"the GUI thread stalled for {worst:.0f} ms while the answer streamed"
+    assert len([t for t, _ in ticks if deltas[0] <= t <= deltas[-1]]) > 10
+    gaps = [(b[0] - a[0], (b[0] - a[0]) - (b[1] - a[1])) for a, b in zip(ticks, ticks[1:], strict=False)]
+    raw = max(g[0] for g in gaps) * 1000
+    worst = max(g[1] for g in gaps) * 1000
+    assert worst < 50, (
+        f"the GUI thread stalled for {worst:.0f} ms ({raw:.0f} ms with CPU waits) while streaming"
+    )

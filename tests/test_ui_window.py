@@ -261,3 +261,28 @@ def test_a_tool_asks_before_it_acts(qtbot, small_settings, engines):
         worker.join(5)
         assert not window.notices.has(key)
     assert answers == [True, False]
+
+
+def test_tray_menu_shows_hides_and_mutes(qtbot, small_settings, engines):
+    from ui.tray import Tray
+
+    window = open_window(qtbot, small_settings, engines)
+    tray = Tray(window, window.windowIcon())  # built by hand: the offscreen platform has no tray
+    muted: list[bool] = []
+    tray.muteToggled.connect(muted.append)
+    tray.toggle_window()
+    assert not window.isVisible() and tray.show_action.text() == "Show Sori"
+    tray.toggle_window()
+    assert window.isVisible() and tray.show_action.text() == "Hide Sori"
+    tray.mute_action.trigger()
+    assert muted == [True]
+    tray.icon.hide()
+
+
+def test_a_damaged_database_is_reported(qtbot, small_settings, engines):
+    db = paths.database_file()
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"this is not a database" * 100)
+    window = open_window(qtbot, small_settings, engines)
+    qtbot.waitUntil(lambda: window.notices.has("store-repair"))
+    assert "moved it to" in window.notices.notices["store-repair"].message.text()

@@ -54,14 +54,14 @@ def test_three_spoken_questions(assistant, shared, tmp_path):
     utter = shared / "eval" / "utterances"
     script = [
         ScriptItem(utter / "q01_capital.wav"),
-        ScriptItem(shared / "audio" / "jfk.flac", gap_before_s=7),
-        ScriptItem(utter / "q05_math.wav", gap_before_s=7),
+        ScriptItem(shared / "audio" / "jfk.flac", gap_before_s=10),
+        ScriptItem(utter / "q05_math.wav", gap_before_s=10),
     ]
     out = tmp_path / "conversation.wav"
     sink = TimestampedWavSink(out)
     # JFK pauses for almost a second between phrases: a speaker like him sets a longer end-of-turn silence.
     voice = VoiceSettings(end_silence_ms=1100)
-    conv, turns, events, loop = run_loop(assistant, ScriptedSource(script, tail_silence_s=8), sink, voice)
+    conv, turns, events, loop = run_loop(assistant, ScriptedSource(script, tail_silence_s=10), sink, voice)
     assert loop.errors == []
     transcripts = [norm(t.transcript) for t in turns]
     assert len(turns) == 3, transcripts

@@ -24,7 +24,7 @@ def to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
 
 
 class EchoCanceller:
-    def __init__(self, *, max_delay_ms: int = 150, margin: float = 2.0, history_s: float = 2.0) -> None:
+    def __init__(self, *, max_delay_ms: int = 300, margin: float = 2.0, history_s: float = 2.0) -> None:
         self.max_delay = SAMPLE_RATE * max_delay_ms // 1000
         self.margin = margin
         self._size = int(history_s * SAMPLE_RATE)

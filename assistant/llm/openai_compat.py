@@ -44,20 +44,26 @@ class OpenAICompatChat:
         max_tokens: int = 512,
         temperature: float = 0.7,
         cancel: threading.Event | None = None,
+        tools: list[dict] | None = None,
+        allow_calls: bool = True,
     ) -> Generation:
         gen = Generation()
-        body = {
+        body: dict = {
             "model": self.model or "default",
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
             "max_tokens": max_tokens,
             "temperature": temperature,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if tools:
+            body["tools"] = tools
+            body["tool_choice"] = "auto" if allow_calls else "none"
+        body["messages"] = [_wire(m) for m in messages]
         gen.stream(self._run(gen, body), cancel)
         return gen
 
     def _run(self, gen: Generation, body: dict) -> Iterator[str]:
+        pending: dict[int, dict[str, str]] = {}
         try:
             with self._client.stream("POST", f"{self.base_url}/chat/completions", json=body) as response:
                 if response.status_code >= 400:
@@ -79,10 +85,46 @@ class OpenAICompatChat:
                     for choice in chunk.get("choices") or []:
                         if choice.get("finish_reason"):
                             gen.stats.finish_reason = choice["finish_reason"]
-                        yield (choice.get("delta") or {}).get("content") or ""
+                        delta = choice.get("delta") or {}
+                        for call in delta.get("tool_calls") or []:  # streamed in pieces, by index
+                            slot = pending.setdefault(call.get("index", 0), {"name": "", "arguments": ""})
+                            fn = call.get("function") or {}
+                            slot["name"] += fn.get("name") or ""
+                            slot["arguments"] += fn.get("arguments") or ""
+                        yield delta.get("content") or ""
         except httpx.HTTPError as exc:
             raise self._error(exc) from None
         except json.JSONDecodeError:
             raise EngineError(
                 f"chat server {self.base_url} sent a malformed stream; is it OpenAI-compatible?"
             ) from None
+        finally:
+            gen.tool_calls = [c for slot in pending.values() if (c := _call(slot))]
+
+
+def _wire(message: ChatMessage) -> dict:
+    """A message as OpenAI's API expects it (tool calls carry JSON-encoded arguments and ids)."""
+    out = message.to_dict()
+    if out.get("tool_calls"):
+        out["tool_calls"] = [
+            {
+                "id": f"call_{i}",
+                "type": "function",
+                "function": {
+                    "name": c["function"]["name"],
+                    "arguments": json.dumps(c["function"]["arguments"]),
+                },
+            }
+            for i, c in enumerate(out["tool_calls"])
+        ]
+    return out
+
+
+def _call(slot: dict[str, str]):
+    from assistant.llm.toolcall import ToolCall
+
+    try:
+        args = json.loads(slot["arguments"] or "{}")
+    except json.JSONDecodeError:
+        return None
+    return ToolCall(slot["name"], args) if slot["name"] and isinstance(args, dict) else None
