@@ -14,11 +14,11 @@ run: setup-run
 	$(SORI) --profile default
 
 test: setup-test
-	$(VENV)/bin/ruff check assistant tests
+	$(VENV)/bin/ruff check assistant ui tests
 	$(VENV)/bin/pytest -q
 
 lint: setup-test
-	$(VENV)/bin/ruff check assistant tests
+	$(VENV)/bin/ruff check assistant ui tests
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "sori needs Python 3.11 or newer")'

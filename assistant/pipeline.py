@@ -290,6 +290,10 @@ class VoiceLoop:
             close()
         self._events.put(_SOURCE_DONE)
 
+    def interrupt(self) -> None:
+        """Stop the answer being written or spoken; keep listening (the window's stop button)."""
+        self._interrupt()
+
     def announce(self, text: str) -> None:
         """Say something unasked (a timer ringing): spoken after any answer being played, and stored."""
         self._events.put(_Announce(text))

@@ -68,7 +68,9 @@ def test_three_spoken_questions(assistant, shared, tmp_path):
     assert "capital of france" in transcripts[0]
     assert "ask not what your country can do for you" in transcripts[1]
     assert "17 times 23" in transcripts[2] or "17 23" in transcripts[2]
-    assert all(t.complete and t.reply for t in turns)
+    assert all(t.complete and t.reply for t in turns), [
+        (t.transcript, t.reply, t.barged_in_at) for t in turns
+    ]
     # Three answers were played into the WAV, one after each question.
     answers = [c for c in sink.chunks]
     assert len({t.turn_id for t in turns}) == 3 and len(answers) >= 3

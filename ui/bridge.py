@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import itertools
 import threading
+import warnings
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -20,7 +21,7 @@ from assistant.audio.sinks import AudioSink
 from assistant.core import Assistant
 from assistant.errors import SoriError
 from assistant.speech import SpeechOutput
-from assistant.store import Conversation
+from assistant.store import Conversation, ConversationStore
 from ui import services
 from ui.bridge_voice import TurnResult, VoiceCommands
 from ui.voice import ObservedSink, VoiceSession
@@ -74,7 +75,8 @@ class Bridge(QObject, VoiceCommands):
         self.ready: dict[str, bool] = {role: False for role, _ in ROLES}
         self.mic_reason = "the models are still loading"
         self._store_worker = ThreadPoolExecutor(1, thread_name_prefix="sori-ui-store")
-        self._store_open: Future | None = None
+        self._store: ConversationStore | None = None
+        self._store_lock = threading.Lock()
         self._loader: threading.Thread | None = None
         self._sink: AudioSink | None = None
         self._turn: threading.Thread | None = None
@@ -94,10 +96,21 @@ class Bridge(QObject, VoiceCommands):
     # -- start-up --------------------------------------------------------------------------------
     def start(self) -> None:
         """Open the store and list conversations, then load the models in the background."""
-        self._store_open = self._store_worker.submit(lambda: self.assistant.store)
         self.list_conversations("")
         self._loader = threading.Thread(target=self._load, name="sori-ui-loader", daemon=True)
         self._loader.start()
+
+    def _ensure_store(self) -> ConversationStore:
+        """Open the store once (on whichever worker needs it first), reporting a repair to the user."""
+        with self._store_lock:
+            if self._store is None:
+                # A damaged database is moved aside with a warning: show it, not just a log line.
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", RuntimeWarning)
+                    self._store = self.assistant.store
+                for warning in caught:
+                    self.notice.emit("store-repair", "Conversation history was damaged", str(warning.message))
+            return self._store
 
     def _load(self) -> None:
         total = len(ROLES)
@@ -144,6 +157,7 @@ class Bridge(QObject, VoiceCommands):
     def _store_job(self, job: Callable[[], None]) -> None:
         def run() -> None:
             try:
+                self._ensure_store()
                 job()
             except SoriError as exc:
                 self.notice.emit("store", "Conversation history", str(exc))
@@ -225,8 +239,7 @@ class Bridge(QObject, VoiceCommands):
         cid = conversation_id or 0
         result = TurnResult(cid, "", False)
         try:
-            if self._store_open is not None:
-                self._store_open.result()
+            self._ensure_store()
             cid = conversation_id if conversation_id is not None else self._new_conversation()
             speech = None
             if self.speak_replies and self.ready["tts"] and self._sink is not None:
@@ -314,6 +327,5 @@ class Bridge(QObject, VoiceCommands):
         self._store_worker.shutdown(wait=True)
         if self._sink is not None:
             self._sink.close()
-        opened = self._store_open
-        if opened is not None and opened.done() and opened.exception() is None:
-            opened.result().close()
+        if self._store is not None:
+            self._store.close()

@@ -86,6 +86,11 @@ class ChatView(QScrollArea):
     def finish_reply(self, text: str, complete: bool) -> MessageWidget | None:
         """End the live answer; returns it (None when nothing was written)."""
         live, self.live = self.live, None
+        if live is not None and not (text or live.text):  # nothing was said (an error before any text)
+            self.messages.remove(live)
+            self.column.removeWidget(live)
+            live.deleteLater()
+            return None
         if live is None and text:
             live = self._add(MessageWidget("assistant"))
         if live is not None:

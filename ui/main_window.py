@@ -78,18 +78,21 @@ class MainWindow(QMainWindow):
 
     # -- wiring ----------------------------------------------------------------------------------
     def _actions(self) -> None:
-        def add(text: str, keys, slot) -> None:
+        def add(text: str, keys, slot) -> QAction:
             action = QAction(text, self)
             action.setShortcuts(keys if isinstance(keys, list) else [keys])
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.triggered.connect(slot)
             self.addAction(action)
+            return action
 
         add("New chat", QKeySequence.StandardKey.New, self.new_chat)
         add("Search", QKeySequence.StandardKey.Find, self.sidebar.search.setFocus)
         add("Settings", QKeySequence("Ctrl+,"), self.open_settings)
         add("Microphone", QKeySequence("Ctrl+M"), self.input.mic.click)
-        add("Stop", QKeySequence(Qt.Key.Key_Escape), self.bridge.stop_reply)
+        # Escape only stops while there is an answer: otherwise it keeps its usual meaning (cancel a rename).
+        self.stop_action = add("Stop", QKeySequence(Qt.Key.Key_Escape), self.bridge.stop_reply)
+        self.stop_action.setEnabled(False)
         add("Message box", QKeySequence("Ctrl+L"), self.input.box.setFocus)
         add("Quit", QKeySequence.StandardKey.Quit, self.close)
 
@@ -249,6 +252,7 @@ class MainWindow(QMainWindow):
         # Signals from two threads can arrive out of order; the bridge's flag is the truth now.
         busy = self.bridge.busy
         self.input.set_busy(busy)
+        self.stop_action.setEnabled(busy)
         self.input.send.setEnabled(self.llm_ready and (not busy or self.bridge.voice_active))
 
     # -- models and voice ------------------------------------------------------------------------

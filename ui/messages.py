@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
@@ -92,8 +92,6 @@ class ToolCallCard(QFrame):
 
 class MessageWidget(QWidget):
     """A user or assistant message. Assistant text is markdown; streamed text is rendered in batches."""
-
-    changed = Signal()  # the text grew (the chat view keeps the newest text in sight)
 
     def __init__(
         self,
@@ -211,7 +209,6 @@ class MessageWidget(QWidget):
             self.body.setText(
                 to_html(self.text or "…", theme.colors(self.palette())["code"], self.body.font())
             )
-        self.changed.emit()
 
     # -- looks -----------------------------------------------------------------------------------
     def refresh_icons(self) -> None:
