@@ -212,7 +212,7 @@ def _run_voice_bench(args: argparse.Namespace, assistant: Assistant) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         assistant._store = ConversationStore(Path(tmp) / "bench.sqlite3")  # keep the user's history clean
         if args.target == "latency":
-            result = bench_latency(assistant, args.runs, shared_dir())
+            result = bench_latency(assistant, args.runs, shared_dir(), args.limit)
         else:
             result = bench_barge_in(assistant, args.runs, shared_dir())
         assistant.store.close()

@@ -34,6 +34,14 @@ def _pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.array(xs), q))
 
 
+def _speech_end_s(path: Path) -> float:
+    """Where the speech in a recording ends (seconds from its start), from its own samples."""
+    from assistant.audio.decode import decode_file
+
+    bounds = speech_bounds(decode_file(path))
+    return bounds[1] if bounds else 0.0
+
+
 def questions(assistant: Assistant, data: Path, workdir: Path) -> list[Path]:
     """The shared recordings, plus the same questions in the profile's own voice."""
     folder = data / "eval" / "utterances"
@@ -74,9 +82,9 @@ def _streaming_run(assistant: Assistant, path: Path, workdir: Path) -> dict[str,
     loop.stop()
     runner.join()
     sink.close()
-    if not first or not source.voice_spans or not loop.turns:
+    if not first or not loop.turns:
         return None
-    speech_end = source.voice_spans[0][1]
+    speech_end = source.t0 + _speech_end_s(path)
     turn = loop.turns[0]
     points = {"turn_decided": turn.decided, "transcript_ready": turn.transcript_ready, **turn.marks}
     out = {f"{k}_ms": (v - speech_end) * 1000 for k, v in points.items() if v and k != "last_audio"}
@@ -94,8 +102,9 @@ def _sequential_run(assistant: Assistant, path: Path, workdir: Path) -> float | 
         if ended is not None:
             break
     source.close()
-    if ended is None or not source.voice_spans:
+    if ended is None:
         return None
+    speech_end = source.t0 + _speech_end_s(path)
     text = assistant.transcribe(ended.audio).text
     messages = [ChatMessage("system", assistant.settings.llm.system_prompt), ChatMessage("user", text)]
     reply = "".join(
@@ -112,10 +121,10 @@ def _sequential_run(assistant: Assistant, path: Path, workdir: Path) -> float | 
     t = time.monotonic()
     sink.play(np.concatenate(chunks)[: assistant.tts.sample_rate // 10], assistant.tts.sample_rate)
     sink.close()
-    return (t - source.voice_spans[0][1]) * 1000
+    return (t - speech_end) * 1000
 
 
-def bench_latency(assistant: Assistant, runs: int, data: Path) -> dict:
+def bench_latency(assistant: Assistant, runs: int, data: Path, limit: int | None = None) -> dict:
     for engine in (assistant.stt, assistant.llm, assistant.tts):
         engine.load()  # type: ignore[attr-defined]
     streaming: list[float] = []
@@ -123,7 +132,7 @@ def bench_latency(assistant: Assistant, runs: int, data: Path) -> dict:
     stages: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        files = questions(assistant, data, workdir)
+        files = questions(assistant, data, workdir)[:limit]
         _streaming_run(assistant, files[0], workdir)  # warm-up, not counted
         for _ in range(runs):
             for path in files:

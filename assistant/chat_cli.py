@@ -53,6 +53,12 @@ def _answer(assistant: Assistant, conversation_id: int, question: str, speech) -
     return result.get("reply")  # type: ignore[return-value]
 
 
+def _tool_line(call: dict) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in call.get("arguments", {}).items())
+    outcome = call.get("content", "") if call.get("ok") else f"error: {call.get('error')}"
+    return f"  [tool {call.get('name')}({args}) -> {str(outcome)[:100]}]"
+
+
 def _ask_yes_no(sentence: str) -> bool:
     """A tool wants confirmation: ask on the terminal (anything but yes is no)."""
     try:
@@ -129,6 +135,8 @@ def _loop(args: argparse.Namespace, assistant: Assistant, conv, sink, interactiv
             elif cmd == "/history":
                 for m in store.messages(conv.id):
                     mark = "" if m.complete else " [cut off]"
+                    for call in m.tool_calls:
+                        print(_tool_line(call))
                     print(f"{m.role}> {m.text}{mark}")
             else:
                 print(f"unknown command {cmd}; /help lists them")
@@ -138,6 +146,8 @@ def _loop(args: argparse.Namespace, assistant: Assistant, conv, sink, interactiv
         try:
             reply = _answer(assistant, conv.id, text, speech)
             print()
+            for call in reply.tool_calls if reply is not None else []:
+                print(_tool_line(call), file=sys.stderr)
             if reply is not None and args.verbose:
                 print(
                     "timings: " + ", ".join(f"{k}={v:.0f}" for k, v in reply.timings_ms.items()),

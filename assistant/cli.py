@@ -122,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmark an engine against the bare library")
     b.add_argument("target", choices=["stt", "llm", "tts", "latency", "barge-in", "tools"])
     b.add_argument("--cases", type=Path, metavar="FILE", help="tools: a tool-call case file (JSON lines)")
+    b.add_argument("--limit", type=int, metavar="N", help="latency: only the first N questions")
     b.add_argument(
         "--runs", type=int, default=3, help="repetitions (default 3; latency: passes over the questions)"
     )

@@ -208,6 +208,7 @@ class Assistant:
         speech: SpeechOutput | None = None,
         cancel: threading.Event | None = None,
         timings_ms: dict[str, float] | None = None,
+        origin: float | None = None,
     ) -> Reply:
         """Store the question, stream the answer (speaking each clause as it completes), store the answer.
 
@@ -339,7 +340,8 @@ class Assistant:
                 if speech.last_audio_t is not None:
                     marks["last_audio"] = speech.last_audio_t
             complete = finished and not cancelled and not (speech is not None and speech.interrupted)
-            t0 = time.monotonic() - (time.perf_counter() - start)
+            # Milestones count from `origin` (a spoken turn: the end of the user's speech), else from now.
+            t0 = origin if origin is not None else time.monotonic() - (time.perf_counter() - start)
             for name, t in marks.items():
                 timings[f"{name}_ms"] = (t - t0) * 1000
             timings["llm_total_ms"] = stats.total_ms

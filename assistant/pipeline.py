@@ -176,6 +176,14 @@ class TurnRecord:
         return {f"{k}_ms": round((v - self.speech_end) * 1000, 1) for k, v in points.items() if v}
 
 
+def _stt_timings(turn: TurnRecord) -> dict[str, float]:
+    """The hearing side of a spoken turn, in ms after the end of speech (stored with both messages)."""
+    return {
+        "stt_turn_decided_ms": (turn.decided - turn.speech_end) * 1000,
+        "stt_transcript_ready_ms": (turn.transcript_ready - turn.speech_end) * 1000,
+    }
+
+
 class _TapSink:
     """Passes audio to the real sink and tells the echo canceller (and listeners) what is being played."""
 
@@ -538,6 +546,8 @@ class VoiceLoop:
                 on_delta=delta,
                 speech=speech,
                 cancel=cancel,
+                timings_ms=_stt_timings(turn) if source == "spoken" else None,
+                origin=turn.speech_end if source == "spoken" else None,
             )
             turn.reply, turn.complete, turn.marks = reply.text, reply.complete, reply.marks
             self._emit(ReplyDone(turn.turn_id, reply.text, reply.complete, turn.latency_ms()))

@@ -25,3 +25,38 @@ def test_bench_json(sori, target, metrics):
     assert all(0.2 < r < 5 for r in out["ratio"].values()), out
     if target == "llm":
         assert out["sori"]["reused_prefix_first_token_ms"] < out["sori"]["cold_first_token_ms"]
+
+
+def test_bench_latency_and_barge_in(sori):
+    r = sori("bench", "latency", "--runs", "1", "--limit", "2", "--json", timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert {"p50_ms", "p90_ms", "baseline_p50_ms", "baseline_p90_ms", "runs", "stages_ms"} <= set(out)
+    assert out["runs"] == 2 and 0 < out["p50_ms"] <= out["p90_ms"]
+    # Streaming starts speaking before a pipeline that waits for each stage to finish.
+    assert out["p50_ms"] < out["baseline_p50_ms"]
+    assert list(out["stages_ms"])[-1] == "first_audio_ms"
+    r = sori("bench", "barge-in", "--runs", "2", "--json", timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["runs"] == 2 and 0 < out["stop_ms_p50"] <= out["stop_ms_max"]
+    r = sori("bench", "barge-in", "--runs", "1", timeout=600)
+    assert "user speech onset -> playback stopped" in r.stdout
+
+
+def test_bench_tools(sori, tmp_path):
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(
+        '{"utterance": "What is 17 times 23?", "tool": "calculate", "args": {"expression": {"evaluates_to": 391}}}\n'
+        '{"utterance": "What is the capital of France?", "tool": null, "args": {}}\n'
+    )
+    r = sori("bench", "tools", "--cases", str(cases), "--json", timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert {"tool_accuracy", "args_accuracy", "cases", "fast_path", "failures"} <= set(out)
+    assert out["cases"] == 2 and out["fast_path"] is True and out["without_fast_path"]["fast_path"] is False
+    assert out["tool_accuracy"] == 1.0 and out["args_accuracy"] == 1.0, out["failures"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    r = sori("bench", "tools", "--cases", str(bad))
+    assert r.returncode != 0 and "bad.jsonl:1" in r.stderr and "Traceback" not in r.stderr
