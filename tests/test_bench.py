@@ -47,7 +47,8 @@ def test_bench_latency_and_barge_in(sori):
 def test_bench_tools(sori, tmp_path):
     cases = tmp_path / "cases.jsonl"
     cases.write_text(
-        '{"utterance": "What is 17 times 23?", "tool": "calculate", "args": {"expression": {"evaluates_to": 391}}}\n'
+        '{"utterance": "What is 17 times 23?", "tool": "calculate",'
+        ' "args": {"expression": {"evaluates_to": 391}}}\n'
         '{"utterance": "What is the capital of France?", "tool": null, "args": {}}\n'
     )
     r = sori("bench", "tools", "--cases", str(cases), "--json", timeout=600)
