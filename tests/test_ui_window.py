@@ -57,7 +57,12 @@ def _seed() -> tuple[int, int]:
 def test_stored_turns_show_marks_cards_and_copy(qtbot, small_settings, engines):
     spoken, typed = _seed()
     window = open_window(qtbot, small_settings, engines)
-    qtbot.waitUntil(lambda: window.current_id == typed and len(window.chat.messages) == 2)
+    # The typed conversation's own messages, not the ones still shown from before the switch.
+    qtbot.waitUntil(
+        lambda: window.current_id == typed
+        and [m.text for m in window.chat.messages][-1:] == ["Bread is baked dough."]
+        and window.chat.messages[-1].cut_label.isVisibleTo(window)
+    )
     assert window.chat.messages[-1].cut_label.isVisibleTo(window)  # stopped answers stay marked
     assert not window.chat.messages[0].mic_mark.isVisibleTo(window)
 
