@@ -22,7 +22,6 @@ from assistant.audio.vad import TurnDetector, TurnEnded, VadConfig
 from assistant.audio.wav import write_wav
 from assistant.core import Assistant
 from assistant.events import BargeIn, Event
-from assistant.llm import ChatMessage
 from assistant.pipeline import VoiceLoop
 
 TAIL_S = 2.5  # silence after each question: enough for the end of turn and the first reply audio
@@ -106,14 +105,9 @@ def _sequential_run(assistant: Assistant, path: Path, workdir: Path) -> float | 
         return None
     speech_end = source.t0 + _speech_end_s(path)
     text = assistant.transcribe(ended.audio).text
-    messages = [ChatMessage("system", assistant.settings.llm.system_prompt), ChatMessage("user", text)]
-    reply = "".join(
-        assistant.llm.generate(
-            messages,
-            max_tokens=assistant.settings.llm.max_tokens,
-            temperature=assistant.settings.llm.temperature,
-        )
-    )
+    # The same answer as the streaming loop gives (tools included), only each stage waits for the last.
+    conv = assistant.store.new_conversation(title="bench latency (sequential)")
+    reply = assistant.reply(conv.id, text).text if text else ""
     chunks = [c.samples for c in assistant.tts.synthesize(reply)]
     if not chunks:
         return None
