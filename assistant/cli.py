@@ -124,7 +124,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--cases", type=Path, metavar="FILE", help="tools: a tool-call case file (JSON lines)")
     b.add_argument("--limit", type=int, metavar="N", help="latency: only the first N questions")
     b.add_argument(
-        "--runs", type=int, default=3, help="repetitions (default 3; latency: passes over the questions)"
+        "--runs",
+        type=int,
+        metavar="N",
+        help="repetitions (default: 3; latency: 1 pass over the 16 questions; barge-in: 8 interruptions)",
     )
     b.add_argument("--json", action="store_true")
     return p
