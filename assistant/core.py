@@ -194,8 +194,10 @@ class Assistant:
         """Prepare the model for a likely question (speculative end of turn); a no-op for servers."""
         llm = self.llm
         if hasattr(llm, "prefill") and question.strip() and len(question) <= MAX_QUESTION_CHARS:
+            # The same prompt reply() will build, tool schemas included, or the work is wasted.
+            tools = self.tool_schemas(question.strip())
             messages = [*self.history(conversation_id), ChatMessage("user", question.strip())]
-            llm.prefill(messages, self.settings.llm.max_tokens)
+            llm.prefill(messages, self.settings.llm.max_tokens, tools or None)
 
     def reply(
         self,

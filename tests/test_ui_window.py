@@ -59,9 +59,11 @@ def test_stored_turns_show_marks_cards_and_copy(qtbot, small_settings, engines):
     window = open_window(qtbot, small_settings, engines)
     # The typed conversation's own messages, not the ones still shown from before the switch.
     qtbot.waitUntil(
-        lambda: window.current_id == typed
-        and [m.text for m in window.chat.messages][-1:] == ["Bread is baked dough."]
-        and window.chat.messages[-1].cut_label.isVisibleTo(window)
+        lambda: (
+            window.current_id == typed
+            and [m.text for m in window.chat.messages][-1:] == ["Bread is baked dough."]
+            and window.chat.messages[-1].cut_label.isVisibleTo(window)
+        )
     )
     assert window.chat.messages[-1].cut_label.isVisibleTo(window)  # stopped answers stay marked
     assert not window.chat.messages[0].mic_mark.isVisibleTo(window)

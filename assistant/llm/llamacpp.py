@@ -269,7 +269,9 @@ class LlamaCppChat:
             reused += 1
         return reused
 
-    def prefill(self, messages: Sequence[ChatMessage], max_tokens: int = 512) -> int:
+    def prefill(
+        self, messages: Sequence[ChatMessage], max_tokens: int = 512, tools: list[dict] | None = None
+    ) -> int:
         """Evaluate a likely prompt ahead of time (while the user may still be speaking).
 
         The next generate() with the same prompt then only evaluates its last token. Returns the number
@@ -277,7 +279,7 @@ class LlamaCppChat:
         """
         with self._lock:
             llama = self._load_locked()
-            tokens, _, _, _ = self.fit(messages, max_tokens)
+            tokens, _, _, _ = self.fit(messages, max_tokens, tools)
             reused = self._reusable(llama, tokens)
             todo = tokens[reused:-1]
             if todo:
