@@ -191,7 +191,6 @@ class _TapSink:
         self, sink: AudioSink, echo: EchoCanceller, listeners: list[Callable[[np.ndarray, float], None]]
     ):
         self.sink, self.echo, self.listeners = sink, echo, listeners
-        self.playing_since: float | None = None
 
     def play(self, samples: np.ndarray, sample_rate: int) -> None:
         t = time.monotonic()
@@ -199,11 +198,7 @@ class _TapSink:
         self.echo.played(ref, t)
         for listener in self.listeners:
             listener(ref, t)
-        self.playing_since = t
-        try:
-            self.sink.play(samples, sample_rate)
-        finally:
-            self.playing_since = None
+        self.sink.play(samples, sample_rate)
 
     def stop(self) -> None:
         self.sink.stop()
@@ -565,4 +560,4 @@ class VoiceLoop:
                 self.errors.append(f"event handler failed: {exc}")
 
 
-__all__ = ["SAMPLE_RATE", "TurnRecord", "VoiceLoop"]
+__all__ = ["TurnRecord", "VoiceLoop", "sounds_unfinished"]

@@ -63,15 +63,11 @@ class Generation:
             self.text += delta
             yield delta
 
-    def stream(
-        self, chunks: Iterator[str], cancel: threading.Event | None, count_tokens: bool = True
-    ) -> None:
+    def stream(self, chunks: Iterator[str], cancel: threading.Event | None) -> None:
         """Attach the backend's delta iterator, adding timing, token counts and cancellation."""
-        self._deltas = self._timed(chunks, cancel, count_tokens)
+        self._deltas = self._timed(chunks, cancel)
 
-    def _timed(
-        self, chunks: Iterator[str], cancel: threading.Event | None, count_tokens: bool
-    ) -> Iterator[str]:
+    def _timed(self, chunks: Iterator[str], cancel: threading.Event | None) -> Iterator[str]:
         stats = self.stats
         start = time.perf_counter()
         try:
@@ -84,8 +80,7 @@ class Generation:
                     continue
                 if stats.first_token_ms is None:
                     stats.first_token_ms = (time.perf_counter() - start) * 1000
-                if count_tokens:
-                    stats.completion_tokens += 1
+                stats.completion_tokens += 1
                 yield delta
         finally:
             close = getattr(chunks, "close", None)

@@ -173,11 +173,6 @@ class LlamaCppChat:
                 dropped += 1
         return tokens, stop, dropped, min(max_tokens, self.context_size - len(tokens))
 
-    def count_tokens(self, text: str) -> int:
-        with self._lock:
-            llama = self._load_locked()
-            return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-
     # -- the fixed prefix (system prompt and tool schemas), kept on disk --------------------------------
     def warm(self, system_prompt: str, tools: list[dict] | None, cache_dir: Path | None = None) -> str:
         """Have the system prompt (and tool schemas) evaluated in the KV cache before the first question.
