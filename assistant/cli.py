@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="check Python, packages, models, audio, GPU and display")
     sub.add_parser("devices", help="list audio inputs and outputs")
+    dk = sub.add_parser("desktop", help="add Sori to the Linux application menu, or remove it")
+    dksub = dk.add_subparsers(dest="desktop_command", metavar="ACTION", required=True)
+    dksub.add_parser("install", help="write the menu entry, icons and metainfo under $XDG_DATA_HOME")
+    dksub.add_parser("uninstall", help="remove exactly what install wrote")
 
     pl = sub.add_parser("plugins", help="tools Sori can call: list, check, new")
     plsub = pl.add_subparsers(dest="plugins_command", metavar="ACTION", required=True)
@@ -406,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
             from assistant.audio.devices import print_devices
 
             return print_devices()
+        if command == "desktop":
+            from assistant.desktop import run_desktop
+
+            return run_desktop(args.desktop_command)
         if command == "plugins":
             from assistant.plugins_cli import run_plugins
 

@@ -7,8 +7,9 @@ set -euo pipefail
 runtime=(libportaudio2 libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon0 libxcb-cursor0 libxcb-icccm4
   libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
   libxkbcommon-x11-0)
-# Tests synthesize extra speech and noise with espeak-ng and sox; screenshots run under Xvfb.
-testing=(espeak-ng sox libsox-fmt-mp3 xvfb xauth)
+# Tests synthesize extra speech and noise with espeak-ng and sox, take screenshots under Xvfb and validate the
+# desktop entry and AppStream metainfo.
+testing=(espeak-ng sox libsox-fmt-mp3 xvfb xauth desktop-file-utils appstream)
 # Building llama-cpp-python from source needs a C++ compiler and cmake (pip brings cmake if missing).
 build=(build-essential python3-venv)
 

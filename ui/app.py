@@ -30,7 +30,7 @@ def application() -> QApplication:
         app = QApplication(sys.argv[:1])
     app.setApplicationName("Sori")
     app.setApplicationDisplayName("Sori")
-    app.setDesktopFileName("sori")
+    app.setDesktopFileName("io.github.sori.Sori")  # the .desktop entry and Wayland app id
     return app  # type: ignore[return-value]
 
 
