@@ -143,6 +143,9 @@ class VoiceSettings(_Section):
         2.0, ge=1.0, le=20.0, description="input must be this much louder than Sori's own echo to count"
     )
     filler: str = Field("One moment.", description='said once while a slow tool runs; "" = nothing')
+    confirm_timeout_s: float = Field(
+        15.0, ge=2.0, le=120.0, description="how long a spoken yes/no question waits for an answer (then: no)"
+    )
 
 
 class Settings(_Section):

@@ -54,9 +54,36 @@ class BargeIn:
 
 
 @dataclass(frozen=True)
+class ConfirmationAsked:
+    """A tool waits for a yes or no: Sori says `sentence` and takes the next utterance as the answer."""
+
+    turn_id: int
+    sentence: str
+
+
+@dataclass(frozen=True)
+class ConfirmationAnswered:
+    """What the user said to the question, and how it was read (None: no answer in time)."""
+
+    turn_id: int
+    text: str
+    allowed: bool
+
+
+@dataclass(frozen=True)
 class ErrorEvent:
     turn_id: int
     message: str
 
 
-Event = StateChanged | UserSpeechStarted | TranscriptReady | ReplyDelta | ReplyDone | BargeIn | ErrorEvent
+Event = (
+    StateChanged
+    | UserSpeechStarted
+    | TranscriptReady
+    | ReplyDelta
+    | ReplyDone
+    | BargeIn
+    | ConfirmationAsked
+    | ConfirmationAnswered
+    | ErrorEvent
+)

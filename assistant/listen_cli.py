@@ -10,6 +10,8 @@ from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.events import (
     BargeIn,
+    ConfirmationAnswered,
+    ConfirmationAsked,
     ErrorEvent,
     Event,
     ReplyDelta,
@@ -35,6 +37,11 @@ def _printer(verbose: bool):
                 )
         elif isinstance(event, BargeIn):
             print(" [interrupted]", flush=True)
+        elif isinstance(event, ConfirmationAsked):
+            print(f"\n{event.sentence} [say yes or no, or type it]", flush=True)
+        elif isinstance(event, ConfirmationAnswered):
+            heard = f'"{event.text}"' if event.text else "no answer"
+            print(f"({heard}: {'yes' if event.allowed else 'no'})", flush=True)
         elif isinstance(event, ErrorEvent):
             print(f"\nsori: error: {event.message}", file=sys.stderr)
         elif isinstance(event, StateChanged) and verbose:
@@ -71,6 +78,8 @@ def run_listen(args: argparse.Namespace, assistant: Assistant, conversation_id: 
     sink = _sink(args, settings)
     print("listening — speak; type to send text; Ctrl-C to stop", file=sys.stderr)
     loop = VoiceLoop(assistant, source, sink, conversation_id, on_event=_printer(args.verbose))
+    # A tool that asks first asks aloud; the keyboard prompt would fight the typed-lines reader.
+    assistant.confirm = loop.confirm
     if not args.audio_in and sys.stdin.isatty():
         # Typed lines go into the same conversation while listening.
         def typed() -> None:

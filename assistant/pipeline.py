@@ -36,6 +36,8 @@ from assistant.core import Assistant
 from assistant.errors import SoriError
 from assistant.events import (
     BargeIn,
+    ConfirmationAnswered,
+    ConfirmationAsked,
     ErrorEvent,
     Event,
     ReplyDelta,
@@ -45,6 +47,7 @@ from assistant.events import (
     UserSpeechStarted,
 )
 from assistant.speech import SpeechOutput
+from assistant.text.yesno import parse_yes_no
 
 _SOURCE_DONE = object()
 MAX_TURN_S = 120.0  # one turn's audio at most (a runaway: noise the VAD took for speech)
@@ -53,6 +56,17 @@ MAX_TURN_S = 120.0  # one turn's audio at most (a runaway: noise the VAD took fo
 @dataclass(frozen=True)
 class _Typed:
     text: str
+
+
+@dataclass
+class _Confirmation:
+    """A yes/no question waiting on the turn thread; the control thread fills in the answer."""
+
+    sentence: str
+    hearing: bool = False  # the user is speaking (their answer): no timeout until it is transcribed
+    asked_again: bool = False
+    answer: bool | None = None
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -254,6 +268,8 @@ class VoiceLoop:
         self._trigger = _BargeInTrigger()
         self._held: _Held | None = None
         self._speculative_hit = False
+        self._confirmation: _Confirmation | None = None
+        self._answered_early = False  # the early close was a yes/no answer, not a turn to withdraw
 
     # -- public ------------------------------------------------------------------------------------
     def run(self) -> list[TurnRecord]:
@@ -301,6 +317,41 @@ class VoiceLoop:
         """Say something unasked (a timer ringing): spoken after any answer being played, and stored."""
         self._events.put(_Announce(text))
 
+    def confirm(self, sentence: str) -> bool:
+        """Ask a yes/no question aloud; the next utterance (or typed line) answers it. Silence means no.
+
+        Called on the turn thread by a confirm=True tool (set `assistant.confirm = loop.confirm`). While the
+        question waits, speech answers it instead of interrupting the turn.
+        """
+        pending = _Confirmation(sentence)
+        cancel, speech, turn_id = self._cancel, self._speech, self._turn_id
+        self._confirmation = pending
+        self._emit(ConfirmationAsked(turn_id, sentence))
+        try:
+            if speech is not None:
+                speech.say(sentence)
+            deadline: float | None = None
+            while not pending.done.wait(0.05):
+                if cancel.is_set() or self._stopping.is_set():
+                    return False
+                # Silence means no: the time counts from the end of the question, not while Sori says it
+                # or while the user is answering.
+                if pending.hearing or (speech is not None and not speech.drained()):
+                    deadline = None
+                    continue
+                if deadline is None:
+                    deadline = time.monotonic() + self.voice.confirm_timeout_s
+                if time.monotonic() > deadline:
+                    self._emit(ConfirmationAnswered(turn_id, "", False))
+                    return False
+            return bool(pending.answer)
+        finally:
+            self._confirmation = None
+
+    def answer_confirmation(self, allowed: bool) -> None:
+        """The question was answered elsewhere (the window's dialog)."""
+        self._events.put(_Typed("yes" if allowed else "no"))
+
     def submit_text(self, text: str) -> None:
         """A typed turn in the same conversation (it interrupts an answer being spoken)."""
         self._events.put(_Typed(text))
@@ -314,7 +365,7 @@ class VoiceLoop:
         try:
             for frame in self.source:
                 samples = frame.samples
-                if self.answering and not self.voice.barge_in:
+                if self.answering and not self.voice.barge_in and not self._awaiting_answer():
                     samples = np.zeros_like(samples)  # loudspeaker mode: nothing heard while answering
                 else:
                     samples = self.echo.process(samples, frame.t_start)
@@ -328,6 +379,11 @@ class VoiceLoop:
         finally:
             self._events.put(_SOURCE_DONE)
 
+    def _awaiting_answer(self) -> bool:
+        """A yes/no question has been said in full and waits for the user."""
+        speech = self._speech
+        return self._confirmation is not None and (speech is None or speech.drained())
+
     def _speaking(self) -> bool:
         speech = self._speech
         return (
@@ -340,9 +396,14 @@ class VoiceLoop:
     # -- control thread ----------------------------------------------------------------------------
     def _handle(self, event: object) -> None:
         if isinstance(event, _QuickBargeIn):
-            if self.answering:
+            if self.answering and self._confirmation is None:
                 self._barge_in(event.t)
         elif isinstance(event, SpeechStarted):
+            if self._confirmation is not None:
+                # An answer to the question: same turn, no barge-in.
+                self._confirmation.hearing = True
+                self._emit(StateChanged(self._turn_id, "hearing"))
+                return
             if self.answering and self.voice.barge_in:
                 self._barge_in(event.t)
             self._turn_id += 1
@@ -352,12 +413,15 @@ class VoiceLoop:
         elif isinstance(event, SpeculativeEnd):
             turn_id = self._turn_id
             future = self._stt.submit(self.assistant.transcribe, event.audio)
-            future.add_done_callback(lambda f: self._prefill(turn_id, f))
             self._speculative = (turn_id, future)
+            if self._confirmation is not None:
+                self._try_early_answer(future)
+                return
+            future.add_done_callback(lambda f: self._prefill(turn_id, f))
             if self.voice.early_end:
                 self._try_early_end(event)
         elif isinstance(event, SpeechResumed):
-            if self._early_closed:
+            if self._early_closed and not self._answered_early:
                 # The user was not done: the early answer is withdrawn, the utterance continues.
                 self._barge_in(event.t)
                 self._early_closed = False
@@ -366,7 +430,7 @@ class VoiceLoop:
             self._speculative = None
         elif isinstance(event, TurnEnded):
             if self._early_closed:
-                self._early_closed = False
+                self._early_closed = self._answered_early = False
                 return
             self._end_of_turn(event)
         elif isinstance(event, _Announce):
@@ -380,6 +444,9 @@ class VoiceLoop:
             )
             self._turn_thread.start()
         elif isinstance(event, _Typed):
+            if self._confirmation is not None:
+                self._answer_confirmation(event.text, final=True)
+                return
             if self.answering:
                 self._barge_in(time.monotonic())
             self._turn_id += 1
@@ -419,7 +486,38 @@ class VoiceLoop:
             self._early_closed = True
             self._start_turn(event.audio, getattr(event, "t_speech_end", event.t), time.monotonic())
 
+    def _try_early_answer(self, future: Future) -> None:
+        """A clear yes or no needs no end-of-turn silence."""
+        try:
+            text = future.result().text
+        except SoriError:
+            return
+        if parse_yes_no(text) is not None:
+            self._early_closed = self._answered_early = True
+            self._answer_confirmation(text, final=True)
+
+    def _answer_confirmation(self, text: str, final: bool) -> None:
+        pending = self._confirmation
+        if pending is None:
+            return
+        answer = parse_yes_no(text)
+        if answer is None and not pending.asked_again and not final:
+            pending.asked_again = True
+            if self._speech is not None:
+                self._speech.say("Please say yes or no.")
+            return
+        pending.answer = bool(answer)
+        self._emit(ConfirmationAnswered(self._turn_id, text, pending.answer))
+        pending.done.set()
+
     def _end_of_turn(self, event: TurnEnded) -> None:
+        pending = self._confirmation
+        if pending is not None:
+            result = self._transcribe(event.audio)
+            if result is not None and result.text.strip():
+                self._answer_confirmation(result.text, final=False)
+            pending.hearing = False
+            return
         audio, t_audio_start = event.audio, event.t_audio_start
         held, self._held = self._held, None
         if held is not None:

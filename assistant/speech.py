@@ -42,6 +42,7 @@ class SpeechOutput:
         self.error: BaseException | None = None
         self.interrupted = False
         self._utterances: list[_Utterance] = []
+        self._said = 0  # say() calls queued; compared with _utterances to know all text was taken up
         self._texts: queue.Queue[object] = queue.Queue()
         self._audio: queue.Queue[object] = queue.Queue(maxsize=64)
         self._cancel = threading.Event()
@@ -60,7 +61,17 @@ class SpeechOutput:
 
     def say(self, text: str) -> None:
         if text.strip() and not self._cancel.is_set():
+            self._said += 1
             self._texts.put(text)
+
+    def drained(self) -> bool:
+        """Everything said so far has been played, or dropped by stop(); finish() is not needed."""
+        if self._cancel.is_set() or not self._play.is_alive():
+            return True
+        utterances = list(self._utterances)
+        return len(utterances) == self._said and all(
+            u.synth_done and u.played_s >= u.synthesized_s - 1e-3 for u in utterances
+        )
 
     def finish(self) -> None:
         """Wait until everything said so far has been played (or stop() was called)."""

@@ -148,3 +148,33 @@ def test_unknown_model_id(small_settings):
 
     with pytest.raises(ModelError, match="unknown model"):
         models.resolve("llm", "no-such-model", "small")
+
+
+@pytest.mark.parametrize("with_params", [False, True])
+def test_grammar_allows_only_declared_arguments(engines, with_params):
+    """A tool without parameters gets {} (the grammar once let the model invent a schema as arguments)."""
+    from assistant.tools import tool
+
+    if with_params:
+
+        @tool
+        def open_garage(door: str = "main") -> str:
+            """Open a garage door.
+
+            Args:
+                door: which door
+            """
+            return door
+
+    else:
+
+        @tool
+        def open_garage() -> str:
+            """Open the garage door."""
+            return "open"
+
+    schema = open_garage.__sori_tool__.openai_schema()
+    messages = [ChatMessage("user", "Open the garage door, please.")]
+    calls = engines[1].forced_call(messages, schema, 64)
+    assert len(calls) == 1 and calls[0].name == "open_garage"
+    assert set(calls[0].arguments) <= ({"door"} if with_params else set()), calls[0].arguments

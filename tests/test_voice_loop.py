@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
+import threading
+import time
 import wave
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from assistant.audio.sources import ScriptedSource, ScriptItem, speech_bounds
 from assistant.audio.timed_sink import TimestampedWavSink
 from assistant.config import VoiceSettings
 from assistant.core import Assistant
-from assistant.events import BargeIn, UserSpeechStarted
+from assistant.events import BargeIn, ConfirmationAnswered, ConfirmationAsked, ReplyDone, UserSpeechStarted
 from assistant.pipeline import VoiceLoop
 from assistant.store import ConversationStore
 
@@ -176,3 +179,88 @@ def test_sixty_second_monologue_is_transcribed_completely(assistant, shared, tmp
     assert wer < 0.15, heard
     spoken = [m for m in assistant.store.messages(conv.id) if m.role == "user"]
     assert len(spoken) == len(turns) >= 1
+
+
+GARAGE_PLUGIN = '''
+import os
+from pathlib import Path
+
+from assistant.tools import tool
+
+
+@tool(confirm="Open the garage door?", examples=["open the garage door", "open the garage"])
+def open_garage() -> str:
+    """Open the garage door."""
+    Path(os.environ["SORI_TEST_GARAGE"]).write_text("open")
+    return "the garage door is open"
+'''
+
+
+@pytest.mark.parametrize(
+    "answer,barge_in", [("Yes, please.", True), ("No.", False), (None, True)], ids=["yes", "no", "silence"]
+)
+def test_a_tool_asks_aloud_and_the_spoken_answer_decides(
+    small_settings, engines, tmp_path, monkeypatch, answer, barge_in
+):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir(mode=0o700)
+    (plugins / "garage.py").write_text(GARAGE_PLUGIN)
+    garage = tmp_path / "garage.txt"
+    monkeypatch.setenv("SORI_TEST_GARAGE", str(garage))
+    settings = small_settings.model_copy(deep=True)
+    settings.plugins.dirs = [str(plugins)]
+    assistant = Assistant(settings, store=ConversationStore(tmp_path / "c.sqlite3"))
+    assistant._stt, assistant._llm, assistant._tts = engines
+    # The user's request and answer, in another voice than Sori's (espeak-ng).
+    for name, text in (("ask", "Open the garage door."), ("answer", answer or "")):
+        subprocess.run(["espeak-ng", "-s", "150", "-w", str(tmp_path / f"{name}.wav"), text], check=True)
+    reply = decode_file(tmp_path / "answer.wav")
+    # Listening goes on until the answer is done, however long the machine takes.
+    source = ScriptedSource([ScriptItem(tmp_path / "ask.wav")], tail_silence_s=math.inf)
+    events: list = []
+
+    played_until: list[float] = []
+    answered_at: list[float] = []
+
+    def answer_when_asked() -> None:
+        # The user answers 0.8 s after Sori has finished saying the question.
+        while not played_until or time.monotonic() < played_until[-1] + 0.8:
+            time.sleep(0.05)
+        answered_at.append(time.monotonic())
+        source.add_echo(reply, answered_at[0])
+
+    def on_event(event) -> None:
+        events.append(event)
+        if isinstance(event, ConfirmationAsked) and answer:
+            threading.Thread(target=answer_when_asked, daemon=True).start()
+        if isinstance(event, ReplyDone):
+            source.close()
+
+    def on_play(samples, rate, t) -> None:
+        if any(isinstance(e, ConfirmationAsked) for e in events):
+            played_until.append(t + len(samples) / rate)
+
+    sink = TimestampedWavSink(tmp_path / "out.wav", on_play=on_play)
+    conv = assistant.store.new_conversation()
+    voice = VoiceSettings(barge_in=barge_in, confirm_timeout_s=3)
+    loop = VoiceLoop(assistant, source, sink, conv.id, voice=voice, on_event=on_event)
+    assistant.confirm = loop.confirm
+    turns = loop.run()
+    sink.close()
+    assert loop.errors == []
+    asked = [e for e in events if isinstance(e, ConfirmationAsked)]
+    answered = [e for e in events if isinstance(e, ConfirmationAnswered)]
+    assert [e.sentence for e in asked] == ["Open the garage door?"]
+    allowed = bool(answer and answer.startswith("Yes"))
+    assert len(answered) == 1 and answered[0].allowed is allowed, answered
+    assert (answered[0].text == "") is (answer is None)  # silence: no answer in time is a no
+    # Only the request is a turn: the answer to the question neither interrupted it nor started another.
+    assert len(turns) == 1 and turns[0].complete and turns[0].barged_in_at is None
+    assert garage.exists() is allowed
+    messages = assistant.store.messages(conv.id)
+    assert [m.role for m in messages] == ["user", "assistant"]
+    calls = messages[1].tool_calls
+    assert [(c["name"], c["confirmed"]) for c in calls] == [("open_garage", allowed)], calls
+    # The question was spoken, and its answer came after it (the sink's own timestamps).
+    assert played_until and (answer is None or played_until[0] < answered_at[0])
+    assert ("did not" in messages[1].text) is not allowed, messages[1].text

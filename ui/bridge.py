@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from assistant.audio.sinks import AudioSink
 from assistant.core import Assistant
 from assistant.errors import SoriError
+from assistant.pipeline import VoiceLoop
 from assistant.speech import SpeechOutput
 from assistant.store import Conversation, ConversationStore
 from ui import services
@@ -51,6 +52,7 @@ class Bridge(QObject, VoiceCommands):
     micChanged = Signal(str)  # off, listening, speaking
     inputLevel = Signal(float)  # 0..1
     confirmRequested = Signal(int, str)  # request id, what the tool will do (answer_confirmation)
+    confirmSettled = Signal(int)  # request id: answered (perhaps by voice) or given up; close the question
     # everything that went wrong, with its fix
     notice = Signal(str, str, str)  # key, title, message
     # settings
@@ -90,6 +92,7 @@ class Bridge(QObject, VoiceCommands):
         self._muted = False
         self._closed = False
         self._confirmations: dict[int, tuple[threading.Event, list[bool]]] = {}
+        self._voice_confirms: dict[int, VoiceLoop] = {}  # questions also asked aloud
         self._confirm_ids = itertools.count(1)
         assistant.confirm = self._confirm  # a confirm=True tool asks the user through the window
 
@@ -269,12 +272,26 @@ class Bridge(QObject, VoiceCommands):
         request = next(self._confirm_ids)
         answered, answer = threading.Event(), [False]
         self._confirmations[request] = (answered, answer)
-        self.confirmRequested.emit(request, sentence)
-        answered.wait(CONFIRM_TIMEOUT_S)
-        self._confirmations.pop(request, None)
-        return answer[0]
+        session = self._session
+        loop = session.loop if session is not None else None
+        try:
+            if loop is not None and loop.answering:
+                # A spoken conversation: Sori asks aloud too; a spoken answer or the window's button decides.
+                self._voice_confirms[request] = loop
+                self.confirmRequested.emit(request, sentence)
+                return loop.confirm(sentence)
+            self.confirmRequested.emit(request, sentence)
+            answered.wait(CONFIRM_TIMEOUT_S)
+            return answer[0]
+        finally:
+            self._confirmations.pop(request, None)
+            self._voice_confirms.pop(request, None)
+            self.confirmSettled.emit(request)
 
     def answer_confirmation(self, request: int, allowed: bool) -> None:
+        loop = self._voice_confirms.pop(request, None)
+        if loop is not None:
+            loop.answer_confirmation(allowed)
         pending = self._confirmations.pop(request, None)
         if pending is not None:
             pending[1][0] = allowed

@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         b.notice.connect(lambda key, title, text: self.notices.show_notice(key, title, text), q)
         b.settingsSaved.connect(self._settings_saved, q)
         b.confirmRequested.connect(self._confirm, q)
+        b.confirmSettled.connect(lambda request: self.notices.dismiss(f"confirm-{request}"), q)
         self.input.box.submitted.connect(self.send)
         self.input.send.clicked.connect(self.send)
         self.input.stop.clicked.connect(b.stop_reply)

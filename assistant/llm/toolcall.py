@@ -75,6 +75,14 @@ def parse_tool_calls(text: str) -> list[ToolCall]:
     return []
 
 
+def _closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """No arguments beyond the declared ones: without this the grammar lets a model invent keys (a tool
+    without parameters got {"type": "object", ...} as its arguments)."""
+    if schema.get("type") == "object" and "additionalProperties" not in schema:
+        return {**schema, "properties": schema.get("properties", {}), "additionalProperties": False}
+    return schema
+
+
 def call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
     """JSON schema of one call to any of `tools` (OpenAI-format schemas), for constrained decoding."""
     options = []
@@ -85,7 +93,7 @@ def call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
                 "type": "object",
                 "properties": {
                     "name": {"const": fn["name"]},
-                    "arguments": fn.get("parameters") or {"type": "object"},
+                    "arguments": _closed(fn.get("parameters") or {"type": "object"}),
                 },
                 "required": ["name", "arguments"],
             }

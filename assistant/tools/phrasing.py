@@ -17,6 +17,8 @@ def _scalar(value: Any) -> bool:
 
 
 def phrase(result: ToolResult) -> str:
+    if result.confirmed is False:
+        return "All right, I did not do it."
     if not result.ok:
         return f"Sorry, that did not work: {result.error or result.content}"
     try:
