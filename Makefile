@@ -7,7 +7,7 @@ SORI := $(VENV)/bin/sori
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint setup-run setup-test clean-venv
+.PHONY: run test lint setup-run setup-test clean-venv bundle test-bundle
 
 # The window where there is a display; the terminal chat (with a one-line reason) where there is none.
 run: setup-run
@@ -44,3 +44,13 @@ setup-test: $(VENV)/.deps-test
 
 clean-venv:
 	rm -rf $(VENV)
+
+# A self-contained folder, dist/sori/, with Python, the libraries and the small models (PyInstaller).
+PYINSTALLER := pyinstaller==6.22.3
+bundle: setup-test
+	$(PY) -m pip install -q '$(PYINSTALLER)'
+	$(PY) packaging/build_bundle.py
+
+# Runs the bundle as a machine without Python would, on Xvfb; slow (a build), so not part of `make test`.
+test-bundle: bundle
+	scripts/test-bundle.sh

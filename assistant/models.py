@@ -7,6 +7,7 @@ manifest's size and sha256 before use.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata as md
 import json
@@ -103,8 +104,17 @@ def profile_models(profile: str) -> dict[Role, str]:
         raise ModelError(f"unknown profile '{profile}' (choose one of: {', '.join(profiles())})") from None
 
 
-def model_dir(model_id: str) -> Path:
+def _user_dir(model_id: str) -> Path:
     return paths.models_dir() / model_id
+
+
+def model_dir(model_id: str) -> Path:
+    """The user's copy when there is one, else a frozen app's bundled copy, else where install writes."""
+    user = _user_dir(model_id)
+    bundled = paths.bundled_models_dir()
+    if not user.is_dir() and bundled is not None and (bundled / model_id).is_dir():
+        return bundled / model_id
+    return user
 
 
 def _stamp_path(target: Path) -> Path:
@@ -114,6 +124,25 @@ def _stamp_path(target: Path) -> Path:
 def _file_stamp(target: Path, expected: ModelFile) -> str:
     st = target.stat()
     return json.dumps({"sha256": expected.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+
+
+def _stamp_matches(target: Path, f: ModelFile) -> bool:
+    stamp = _stamp_path(target)
+    if not stamp.is_file():
+        return False
+    text = stamp.read_text()
+    if text == _file_stamp(target, f):
+        return True
+    # A bundled file is read-only and shipped with its stamp, but unpacking an archive may round its
+    # mtime: there the stamp's sha256 and size suffice, or every start would re-hash it.
+    bundled = paths.bundled_models_dir()
+    if bundled is None or not target.is_relative_to(bundled):
+        return False
+    try:
+        saved = json.loads(text)
+    except ValueError:
+        return False
+    return saved.get("sha256") == f.sha256 and saved.get("size") == target.stat().st_size
 
 
 def _sha256(path: Path, progress: Callable[[int], None] | None = None) -> str:
@@ -147,8 +176,7 @@ def verify_file(m: Manifest, f: ModelFile, target: Path, *, full: bool = False) 
             f"model {m.id}: {target} is {size:,} bytes, expected {f.size:,} (truncated or replaced); "
             f"fix: sori models install --force"
         )
-    stamp = _stamp_path(target)
-    if not full and stamp.is_file() and stamp.read_text() == _file_stamp(target, f):
+    if not full and _stamp_matches(target, f):
         return
     actual = _sha256(target)
     if actual != f.sha256:
@@ -156,7 +184,9 @@ def verify_file(m: Manifest, f: ModelFile, target: Path, *, full: bool = False) 
             f"model {m.id}: {target} has sha256 {actual[:16]}…, expected {f.sha256[:16]}… (damaged or a "
             f"different file); fix: sori models install --force"
         )
-    stamp.write_text(_file_stamp(target, f))
+    # A read-only folder (a bundled model) is verified all the same, just not remembered.
+    with contextlib.suppress(OSError):
+        _stamp_path(target).write_text(_file_stamp(target, f))
 
 
 def is_installed(model_id: str) -> bool:
@@ -254,7 +284,10 @@ def _assemble(m: Manifest, f: ModelFile, target: Path, progress: ProgressFactory
 def install(model_id: str, *, force: bool = False, progress: ProgressFactory | None = None) -> InstallReport:
     """Assemble and verify one catalog model into the models dir. Idempotent and resumable."""
     m = manifest(model_id)
-    folder = model_dir(m.id)
+    folder = _user_dir(m.id)
+    found = model_dir(m.id)
+    if not force and found != folder and is_installed(m.id):
+        return InstallReport(m.id, [], [f.name for f in m.files])  # shipped with the app
     folder.mkdir(parents=True, exist_ok=True)
     report = InstallReport(m.id, [], [])
     for f in m.files:

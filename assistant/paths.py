@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from platformdirs import PlatformDirs
@@ -29,6 +30,16 @@ def data_dir() -> Path:
 
 def models_dir() -> Path:
     return _env_path("SORI_MODELS_DIR") or data_dir() / "models"
+
+
+def bundled_models_dir() -> Path | None:
+    """The read-only models shipped inside a frozen (PyInstaller) app, searched after models_dir()."""
+    env = _env_path("SORI_BUNDLED_MODELS_DIR")
+    if env:
+        return env
+    if getattr(sys, "frozen", False):
+        return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "models"
+    return None
 
 
 def database_file() -> Path:
