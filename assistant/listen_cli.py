@@ -51,7 +51,8 @@ def _printer(verbose: bool):
 
 
 def _source(args: argparse.Namespace, settings: Settings):
-    from assistant.audio.sources import MicrophoneSource, ScriptedSource, ScriptItem
+    from assistant.audio.reconnect import ReconnectingSource
+    from assistant.audio.sources import AudioInputUnavailable, MicrophoneSource, ScriptedSource, ScriptItem
 
     if args.audio_in:
         # Files stand in for the microphone, played in real time with a pause after each for the answer.
@@ -59,7 +60,25 @@ def _source(args: argparse.Namespace, settings: Settings):
             ScriptItem(path, gap_before_s=0.0 if i == 0 else args.gap) for i, path in enumerate(args.audio_in)
         ]
         return ScriptedSource(items, tail_silence_s=args.gap)
-    return MicrophoneSource(settings.audio.input_device or None)
+    device = settings.audio.input_device or None
+    lost = [False]
+
+    def status(available: bool, message: str) -> None:
+        if not available:
+            print(f"sori: {message}; listening again when it is back", file=sys.stderr)
+        elif lost[0]:
+            print(f"sori: listening again ({message})", file=sys.stderr)
+        lost[0] = not available
+
+    first: list[MicrophoneSource] = []
+    try:
+        first.append(MicrophoneSource(device))
+    except AudioInputUnavailable:
+        if not sys.stdin.isatty():
+            raise  # no keyboard to type on while waiting: the caller falls back to the text chat
+
+    # A missing or unplugged microphone is retried: typed lines work meanwhile, and speech when it is back.
+    return ReconnectingSource(lambda: first.pop() if first else MicrophoneSource(device), status)
 
 
 def _sink(args: argparse.Namespace, settings: Settings):

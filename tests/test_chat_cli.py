@@ -128,3 +128,11 @@ def test_doctor(sori, tmp_path, monkeypatch):
     r = sori("doctor")
     assert r.returncode == 1
     assert "[FAIL] model stt" in r.stdout and "fix: sori --profile small models install" in r.stdout
+
+
+def test_listen_without_a_microphone_carries_on_in_text(sori):
+    """No input device here: one line says so, and the typed question is still answered."""
+    result = sori("chat", "--listen", "--new", input="What is the capital of France?\n")
+    assert result.returncode == 0, result.stderr
+    assert "no microphone found" in result.stderr and "Traceback" not in result.stderr
+    assert "paris" in result.stdout.lower()

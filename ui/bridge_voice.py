@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.audio.reconnect import ReconnectingSource
 from assistant.audio.sinks import AudioSink, NullSink
 from assistant.audio.sources import MicrophoneSource, ScriptedSource, ScriptItem
 from assistant.core import Assistant
@@ -116,7 +117,18 @@ class VoiceCommands:
         if self.audio_in:
             items = [ScriptItem(path, gap_before_s=0.3) for path in self.audio_in]
             return ScriptedSource(items, tail_silence_s=1.5)
-        return MicrophoneSource(self.assistant.settings.audio.input_device)
+        device = self.assistant.settings.audio.input_device
+        # An unplugged microphone does not end the session: Sori listens again when it is back.
+        return ReconnectingSource(lambda: MicrophoneSource(device), self._on_mic_status)
+
+    def _on_mic_status(self, available: bool, message: str) -> None:
+        lost = getattr(self, "_mic_lost", False)
+        if available and lost:
+            self.notice.emit("microphone", "Microphone", f"Listening again ({message}).")
+        elif not available:
+            text = f"{message[:1].upper()}{message[1:]}; listening again when it is back."
+            self.notice.emit("microphone", "Microphone", text)
+        self._mic_lost = not available
 
     def _on_voice_event(self, event: Event, conversation_id: int) -> None:
         if isinstance(event, StateChanged):
