@@ -33,7 +33,10 @@ _MATH = re.compile(
 
 
 def _stem(word: str) -> str:
-    # Plurals and -ing/-ed only: "timer" and "time(s)" must stay apart.
+    # Plurals and -ing/-ed only: "timer" and "time(s)" must stay apart, and "times" (multiplication)
+    # must not become the "time" of "what time is it".
+    if word == "times":
+        return word
     for suffix in ("ing", "ed", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
             return word[: -len(suffix)]
