@@ -344,6 +344,11 @@ class LlamaCppChat:
                         calling = True
                         break
                     if text.lstrip().startswith(("{", "```", "[")):
+                        if '"name"' in text and not answer_only:
+                            # A call written as bare or fenced JSON: redone under the grammar like a tagged
+                            # one, so it cannot name an unknown tool or invent arguments.
+                            calling = True
+                            break
                         yield ""  # maybe a call as bare or fenced JSON: held back, yet cancellable
                         continue
                     safe = len(text) - held_back(text)
@@ -355,7 +360,7 @@ class LlamaCppChat:
             if not tools:
                 return
             if calling:
-                preamble = text[: text.index(TOOL_OPEN)]
+                preamble = text[: text.index(TOOL_OPEN)] if TOOL_OPEN in text else ""
                 if len(preamble) > shown:
                     yield preamble[shown:]
                 gen.tool_calls = self._constrained_call(llama, tokens, preamble, tools)
