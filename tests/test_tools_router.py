@@ -41,3 +41,26 @@ def test_multiplication_is_not_the_time_of_day(router: ToolRouter) -> None:
     assert "times" in words("What is 17 times 23?")
     assert router.select("What time is it?") == ["get_time"]
     assert "get_time" not in router.select("What is 12 times 12?")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Why do we have time zones?",
+        "How do I take good notes in class?",
+        "Explain how a calculator adds numbers.",
+        "What is a document management system?",
+        "How do weather forecasts work?",
+    ],
+)
+def test_questions_about_a_topic_never_take_the_fast_path(router: ToolRouter, question: str) -> None:
+    # They share words with tools, but want an explanation: running the tool would answer something else.
+    assert router.confident(question) is None
+
+
+@pytest.mark.parametrize(
+    "request_", ["What time is it?", "what's the time right now", "What time is it in Seoul?"]
+)
+def test_a_tools_own_example_as_said_takes_the_fast_path(router: ToolRouter, request_: str) -> None:
+    assert router.confident(request_) == "get_time"
+

@@ -43,6 +43,23 @@ def _stem(word: str) -> str:
     return word
 
 
+def _phrase(text: str) -> str:
+    """An utterance as plain lowercase words ("What's the time?" -> "what's the time")."""
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower().replace("’", "'")))
+
+
+# Questions about a topic ("why do we have time zones?", "how do weather forecasts work?") share words
+# with tools but ask for an explanation: never the fast path (the model may still call a tool).
+_TOPIC = re.compile(
+    r"^\W*(?:why|how (?!much|many)|who|explain|define|describe|what (?:is|are) (?:a|an)\b|"
+    r"what does \w+ mean)",
+    re.I,
+)
+
+# Words after an example that still leave it the same request: "what time is it" + "in Tokyo", "right now".
+_TAIL_WORDS = 4
+
+
 def words(text: str) -> list[str]:
     return [_stem(w) for w in re.findall(r"[a-z]+", text.lower().replace("_", " ")) if w not in _STOP]
 
@@ -53,7 +70,11 @@ class ToolRouter:
         # also uses incidental words ("delete a note by its number"), which count for less.
         self.bags: dict[str, dict[str, float]] = {}
         self.names: dict[str, set[str]] = {}
+        self.examples: dict[str, str] = {}  # phrase -> tool; a phrase two tools share is nobody's
         for t in tools:
+            for example in t.examples:
+                phrase = _phrase(example)
+                self.examples[phrase] = "" if self.examples.get(phrase, t.name) != t.name else t.name
             self.names[t.name] = set(words(t.name))
             bag = dict.fromkeys(words(t.description.split(".")[0]), 0.4)
             bag.update(dict.fromkeys(words(" ".join([t.name, *t.examples])), 1.0))
@@ -79,6 +100,14 @@ class ToolRouter:
         """The one tool a request plainly asks for (fast path), or None when in any doubt."""
         if _MATH.search(utterance) and "calculate" in self.bags:
             return "calculate"
+        spoken = _phrase(utterance)
+        for phrase, name in self.examples.items():
+            # One of a tool's own examples, said as written (perhaps with a place or time after it).
+            extra = len(spoken.split()) - len(phrase.split())
+            if name and (spoken == phrase or spoken.startswith(phrase + " ")) and extra <= _TAIL_WORDS:
+                return name
+        if _TOPIC.match(utterance):
+            return None
         ranked = sorted(self.scores(utterance).items(), key=lambda kv: kv[1], reverse=True)
         if not ranked or ranked[0][1] < minimum:
             return None

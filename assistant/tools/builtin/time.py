@@ -142,6 +142,8 @@ def spoken(now: datetime) -> str:
 
 @tool(
     examples=[
+        "what time is it",
+        "what's the time",
         "tell me the time",
         "what's the date today",
         "what day is it",
