@@ -225,7 +225,9 @@ def _run_voice_bench(args: argparse.Namespace, assistant: Assistant) -> int:
         print(f"{'voice-to-first-audio':28} {'p50 ms':>9} {'p90 ms':>9}")
         print(f"{'sori (streaming)':28} {result['p50_ms']:9.0f} {result['p90_ms']:9.0f}")
         print(f"{'sequential baseline':28} {result['baseline_p50_ms']:9.0f} {result['baseline_p90_ms']:9.0f}")
-        print(f"baseline / sori (p50): {ratio:.2f}x faster")
+        # The ratio says which way it goes: a streaming loop slower than the baseline must read as slower.
+        verdict = f"sori {ratio:.2f}x faster" if ratio >= 1 else f"sori {1 / ratio:.2f}x slower"
+        print(f"baseline / sori (p50): {ratio:.2f} ({verdict})")
         print("where the time goes (median ms after the end of speech):")
         for stage, ms in result["stages_ms"].items():
             print(f"  {stage:26} {ms:8.0f}")

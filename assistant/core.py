@@ -196,6 +196,9 @@ class Assistant:
         if hasattr(llm, "prefill") and question.strip() and len(question) <= MAX_QUESTION_CHARS:
             # The same prompt reply() will build, tool schemas included, or the work is wasted.
             tools = self.tool_schemas(question.strip())
+            # The system+tools prefix from its saved state first (milliseconds), as reply() does; without
+            # this the prefill evaluated that prefix from scratch, seconds longer than the reply it served.
+            self.warm(tools)
             messages = [*self.history(conversation_id), ChatMessage("user", question.strip())]
             llm.prefill(messages, self.settings.llm.max_tokens, tools or None)
 
@@ -377,7 +380,7 @@ class Assistant:
         if tool is None:
             return None
         gen = Generation()
-        gen.tool_calls = llm.forced_call(messages, tool, self.settings.llm.max_tokens)
+        gen.tool_calls = llm.forced_call(messages, tool, self.settings.llm.max_tokens, offered=tools)
         gen.stats.finish_reason = "fast_path"
         return gen if gen.tool_calls else None
 

@@ -377,11 +377,21 @@ class LlamaCppChat:
             elif len(text) > shown:
                 yield text[shown:]
 
-    def forced_call(self, messages: Sequence[ChatMessage], tool: dict, max_tokens: int = 512) -> list:
-        """The fast path: call this tool now, with arguments the model fills in under its schema's grammar."""
+    def forced_call(
+        self,
+        messages: Sequence[ChatMessage],
+        tool: dict,
+        max_tokens: int = 512,
+        offered: list[dict] | None = None,
+    ) -> list:
+        """The fast path: call this tool now, with arguments the model fills in under its schema's grammar.
+
+        `offered`: the tools the prompt lists (default: just this one). Listing the same tools as the
+        speculative prefill did keeps that prompt evaluation useful; the grammar still allows only `tool`.
+        """
         with self._lock:
             llama = self._load_locked()
-            tokens, _, _, _ = self.fit(messages, max_tokens, [tool])
+            tokens, _, _, _ = self.fit(messages, max_tokens, offered or [tool])
             return self._constrained_call(llama, tokens, "", [tool])
 
     def _constrained_call(self, llama: Any, prompt: list[int], preamble: str, tools: list[dict]) -> list:
