@@ -142,7 +142,6 @@ def spoken(now: datetime) -> str:
 
 @tool(
     examples=[
-        "what time is it",
         "what's the time",
         "tell me the time",
         "what's the date today",
