@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sqlite3
 import subprocess
@@ -49,7 +50,13 @@ def test_ctrl_c_stops_the_answer_not_the_chat(config_file, tmp_path):
     seen = ""
     deadline = time.monotonic() + 120
     while len(seen) < 20 and time.monotonic() < deadline:
-        seen += os.read(proc.stdout.fileno(), 64).decode()
+        # select, so a reply that never comes fails the test at the deadline instead of hanging it
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if ready:
+            seen += os.read(proc.stdout.fileno(), 64).decode()
+    if len(seen) < 20:
+        proc.kill()
+    assert len(seen) >= 20, f"the answer did not stream: {seen!r}"
     proc.send_signal(signal.SIGINT)
     time.sleep(0.5)
     rest, err = proc.communicate(input="/history\n", timeout=120)

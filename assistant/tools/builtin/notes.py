@@ -74,7 +74,7 @@ def add_note(text: str) -> dict:
     return {"saved": _note((cur.lastrowid, text, now))}
 
 
-@tool(examples=["show me my notes", "what did I write down", "list my notes", "read my notes out loud"])
+@tool(examples=["show me my notes", "what is in my notes", "list my notes", "read my notes out loud"])
 def list_notes() -> dict:
     """List the user's notes, newest first."""
     with _db() as conn:
