@@ -62,7 +62,6 @@ class _Typed:
 class _Confirmation:
     """A yes/no question waiting on the turn thread; the control thread fills in the answer."""
 
-    sentence: str
     hearing: bool = False  # the user is speaking (their answer): no timeout until it is transcribed
     asked_again: bool = False
     answer: bool | None = None
@@ -323,7 +322,7 @@ class VoiceLoop:
         Called on the turn thread by a confirm=True tool (set `assistant.confirm = loop.confirm`). While the
         question waits, speech answers it instead of interrupting the turn.
         """
-        pending = _Confirmation(sentence)
+        pending = _Confirmation()
         cancel, speech, turn_id = self._cancel, self._speech, self._turn_id
         self._confirmation = pending
         self._emit(ConfirmationAsked(turn_id, sentence))

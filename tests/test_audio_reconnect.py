@@ -99,25 +99,24 @@ def test_unplugged_mid_stream_and_back():
     assert times == sorted(times)
 
 
-def test_close_ends_iteration_and_releases_the_device():
-    device = Device(frames=10_000, fail_after=False)
-    source = ReconnectingSource(Plug(absent=0, devices=[device]), retry_s=0.05)
+def read_then_close(source: ReconnectingSource, seconds: float) -> list[AudioFrame]:
+    """Iterate on another thread, close after `seconds`; the iteration must end promptly."""
     got: list[AudioFrame] = []
     reader = threading.Thread(target=lambda: got.extend(source))
     reader.start()
-    time.sleep(0.3)
-    source.close()
-    reader.join(2.0)
-    assert not reader.is_alive() and got and device.closed.is_set()
-
-
-def test_close_while_the_device_is_missing():
-    source = ReconnectingSource(Plug(absent=10_000, devices=[]), retry_s=0.05)
-    got: list[AudioFrame] = []
-    reader = threading.Thread(target=lambda: got.extend(source))
-    reader.start()
-    time.sleep(0.2)
+    time.sleep(seconds)
     source.close()
     reader.join(2.0)
     assert not reader.is_alive()
+    return got
+
+
+def test_close_ends_iteration_and_releases_the_device():
+    device = Device(frames=10_000, fail_after=False)
+    got = read_then_close(ReconnectingSource(Plug(absent=0, devices=[device]), retry_s=0.05), 0.3)
+    assert got and device.closed.is_set()
+
+
+def test_close_while_the_device_is_missing():
+    got = read_then_close(ReconnectingSource(Plug(absent=10_000, devices=[]), retry_s=0.05), 0.2)
     assert got and not any(f.samples.any() for f in got)  # silence kept the loop going meanwhile

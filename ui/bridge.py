@@ -90,6 +90,7 @@ class Bridge(QObject, VoiceCommands):
         self._spoken_turns: set[int] = set()
         self._speaking = False
         self._muted = False
+        self._mic_lost = False  # the microphone went away during a session (to say when it is back)
         self._closed = False
         self._confirmations: dict[int, tuple[threading.Event, list[bool]]] = {}
         self._voice_confirms: dict[int, VoiceLoop] = {}  # questions also asked aloud

@@ -48,6 +48,7 @@ class VoiceCommands:
     _spoken_turns: set[int]
     _speaking: bool
     _muted: bool
+    _mic_lost: bool
     _voice_busy: bool
     _closed: bool
     busyChanged: SignalInstance
@@ -122,8 +123,7 @@ class VoiceCommands:
         return ReconnectingSource(lambda: MicrophoneSource(device), self._on_mic_status)
 
     def _on_mic_status(self, available: bool, message: str) -> None:
-        lost = getattr(self, "_mic_lost", False)
-        if available and lost:
+        if available and self._mic_lost:
             self.notice.emit("microphone", "Microphone", f"Listening again ({message}).")
         elif not available:
             text = f"{message[:1].upper()}{message[1:]}; listening again when it is back."
