@@ -120,6 +120,12 @@ def _parser() -> argparse.ArgumentParser:
     plsub.add_parser("list", help="each tool with its file, and every file that failed to load")
     pc = plsub.add_parser("check", help="validate one plugin file and print its schemas")
     pc.add_argument("file", type=Path)
+    pc.add_argument(
+        "--say",
+        action="append",
+        metavar="TEXT",
+        help="a request to route: which tools it is offered, and whether the fast path runs one (repeatable)",
+    )
     pn = plsub.add_parser("new", help="write a commented plugin template into your plugins folder")
     pn.add_argument("name")
 
@@ -300,14 +306,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     if action == "list":
         prof = models.profiles()
         print(f"{'id':38} {'role':4} {'size':>9}  {'installed':9}  {'profiles':15} licence")
+        bundled = models.paths.bundled_models_dir()
         for m in models.catalog().values():
             in_profiles = ",".join(p for p, ids in prof.items() if m.id in ids.values())
-            print(
-                f"{m.id:38} {m.role:4} {m.size / 1e6:7.0f} MB  "
-                f"{'yes' if models.is_installed(m.id) else 'no':9}  "
-                f"{in_profiles:15} {m.license}"
-            )
+            state = "no"
+            if models.is_installed(m.id):
+                # A desktop bundle ships some models read-only; the user's own copy wins over them.
+                shipped = bundled is not None and models.model_dir(m.id).is_relative_to(bundled)
+                state = "bundled" if shipped else "yes"
+            print(f"{m.id:38} {m.role:4} {m.size / 1e6:7.0f} MB  {state:9}  {in_profiles:15} {m.license}")
         print(f"models folder: {models.paths.models_dir()}")
+        if bundled is not None:
+            print(f"bundled models (read-only): {bundled}")
     elif action == "install":
         from tqdm import tqdm
 

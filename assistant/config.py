@@ -57,6 +57,9 @@ class LlmSettings(_Section):
     )
     max_tokens: int = Field(512, ge=1, le=8192, description="1..8192")
     temperature: float = Field(0.7, ge=0, le=2, description="0..2")
+    tool_temperature: float = Field(
+        0.0, ge=0, le=2, description="while tools are offered; 0 = the model's likeliest choice, every time"
+    )
     seed: int = Field(-1, ge=-1, description="-1 = random; a fixed seed makes answers repeatable")
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="what the model is told before each chat")
     server_url: str = Field(

@@ -277,10 +277,13 @@ class Assistant:
                 if fast is not None:
                     gen, fast = fast, None
                 else:
+                    # Whether to call a tool is a decision, not prose: sampled at 0.7 the same request
+                    # ran its tool one time and was answered from memory the next.
+                    cfg = self.settings.llm
                     gen = llm.generate(
                         messages,
-                        max_tokens=self.settings.llm.max_tokens,
-                        temperature=self.settings.llm.temperature,
+                        max_tokens=cfg.max_tokens,
+                        temperature=cfg.tool_temperature if tools else cfg.temperature,
                         cancel=cancel,
                         tools=tools or None,
                         allow_calls=allow_calls,

@@ -11,6 +11,7 @@ from assistant import paths
 from assistant.config import Settings
 from assistant.errors import InputError
 from assistant.tools.loader import BUILTIN_DIR, ToolRegistry
+from assistant.tools.router import ToolRouter
 from assistant.tools.template import new_plugin
 
 
@@ -32,13 +33,13 @@ def run_plugins(args: argparse.Namespace, settings: Settings) -> int:
         print(f"edit it, then check it with: sori plugins check {path}", file=sys.stderr)
         return 0
     if action == "check":
-        return _check(Path(args.file))
+        return _check(Path(args.file), getattr(args, "say", None) or [])
     if action == "list":
         return _list(settings)
     raise InputError(f"unknown plugins action {action!r}; use list, check FILE or new NAME")
 
 
-def _check(file: Path) -> int:
+def _check(file: Path, requests: list[str]) -> int:
     if not file.is_file():
         raise InputError(f"{file}: file not found")
     registry = ToolRegistry(dirs=[], files=[file], entry_points=False)
@@ -54,7 +55,24 @@ def _check(file: Path) -> int:
         )
         return 1
     print(json.dumps(registry.schemas(), indent=2, ensure_ascii=False))
+    if requests:
+        _route(registry, requests)
     return 0
+
+
+def _route(registry: ToolRegistry, requests: list[str]) -> None:
+    """How each request would be routed among this file's tools and the built-in ones (on stderr)."""
+    tools = dict(registry.tools)
+    if BUILTIN_DIR.is_dir():
+        builtins = ToolRegistry([], builtin_dir=BUILTIN_DIR, entry_points=False)
+        builtins.load()
+        tools = {**builtins.tools, **tools}
+    router = ToolRouter(tools.values())
+    for text in requests:
+        offered = ", ".join(router.select(text)) or "none (the model answers alone)"
+        fast = router.confident(text)
+        how = f"fast path runs {fast}" if fast else "no fast path (the model chooses)"
+        print(f"{text!r}: offered {offered}; {how}", file=sys.stderr)
 
 
 def _list(settings: Settings) -> int:

@@ -8,6 +8,7 @@ import re
 import time
 import webbrowser
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -320,3 +321,15 @@ def test_open_url_refuses_other_schemes(registry: ToolRegistry, opened: list[str
     error = fails(ToolExecutor(registry, confirm=lambda s: True), "open_url", url=url)
     assert "http" in error or "web address" in error
     assert opened == []
+
+
+def test_the_held_out_cases_name_real_tools_and_arguments(registry: ToolRegistry) -> None:
+    # tests/data/eval/tool_calls_heldout.jsonl is written apart from the fast-path word lists and patterns,
+    # to judge them on requests they were not made from (`sori bench tools --cases FILE`).
+    path = Path(__file__).parent / "data" / "eval" / "tool_calls_heldout.jsonl"
+    cases = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    assert len(cases) >= 50 and sum(c["tool"] is None for c in cases) >= 15
+    for case in cases:
+        if case["tool"] is not None:
+            properties = registry.tools[case["tool"]].parameters.get("properties", {})
+            assert set(case["args"]) <= set(properties), case

@@ -85,3 +85,16 @@ def test_bundled_stamp_survives_a_rounded_mtime(
 
     monkeypatch.setattr(models, "_sha256", no_hashing)
     assert models.resolve("tts", "", "small").path.parent == bundled / VOICE
+
+
+def test_models_list_marks_bundled_models(
+    dirs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assistant.cli import main
+
+    _, bundled = dirs
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith(VOICE))
+    assert row.split()[4] == "bundled"  # id, role, size, "MB", installed
+    assert f"bundled models (read-only): {bundled}" in out

@@ -14,6 +14,7 @@ from assistant.config import Settings
 from assistant.errors import InputError
 from assistant.plugins_cli import run_plugins
 from assistant.tools import PluginError, ToolRegistry
+from assistant.tools.router import ToolRouter
 from assistant.tools.template import PLUGIN_TEMPLATE, new_plugin
 from tests.test_tools_loader import GOOD, make_folder, write
 
@@ -61,6 +62,10 @@ def test_template_is_a_valid_plugin(tmp_path: Path) -> None:
     registry = ToolRegistry([folder], entry_points=False)
     registry.load()
     assert list(registry.tools) == ["roll_dice"] and registry.errors == []
+    # Its pattern, as a user would copy it: strict enough for "rock and roll", loose enough for real asks.
+    router = ToolRouter(registry.tools.values())
+    assert router.confident("Roll three twenty-sided dice") == "roll_dice"
+    assert router.confident("Let's rock and roll, nice") is None
 
 
 def test_check_good_file_prints_schemas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -109,3 +114,14 @@ def test_list_includes_builtins(
     monkeypatch.setattr(plugins_cli, "BUILTIN_DIR", builtin)
     assert run_plugins(args("list"), Settings()) == 0
     assert capsys.readouterr().out.startswith("what_time")
+
+
+def test_check_says_how_requests_are_routed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(make_folder(tmp_path), "dice.py", PLUGIN_TEMPLATE)
+    namespace = args("check", file=path)
+    namespace.say = ["Roll two twenty-sided dice", "Rock and roll all night"]
+    assert run_plugins(namespace, Settings()) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)[0]["function"]["name"] == "roll_dice"  # stdout stays the schemas
+    assert "'Roll two twenty-sided dice': offered roll_dice; fast path runs roll_dice" in err
+    assert "'Rock and roll all night': offered none (the model answers alone); no fast path" in err

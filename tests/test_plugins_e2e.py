@@ -185,3 +185,28 @@ def test_spoken_timer_fires_and_is_announced(tool_assistant, tmp_path):
     rang_at = loop.announcements[0][0]
     assert any(c.t_start >= rang_at for c in sink.chunks), "the announcement was not spoken"
     assert messages[-1].role == "assistant" and "done" in messages[-1].text.lower()
+
+
+def test_the_choice_to_use_a_tool_is_not_sampled(small_settings, engines, tmp_path):
+    # Answers are sampled (temperature 0.7), but whether to call an offered tool is the model's likeliest
+    # choice ([llm] tool_temperature = 0): sampled, the same request ran its tool once and not the next time.
+    data = small_settings.model_dump()
+    data["llm"].update(temperature=0.7, seed=-1)
+    a = Assistant(Settings.model_validate(data), store=ConversationStore(tmp_path / "c.sqlite3"))
+    stt, llm, tts = engines
+    used: list[tuple[float, bool]] = []
+
+    class Recording:  # the real model, noting the temperature and whether tools were offered
+        def __getattr__(self, name: str):
+            return getattr(llm, name)
+
+        def generate(self, messages, **kwargs):
+            used.append((kwargs["temperature"], bool(kwargs.get("tools"))))
+            return llm.generate(messages, **kwargs)
+
+    a._stt, a._llm, a._tts = stt, Recording(), tts
+    question = "How do I set a timer on an Android phone?"  # offered set_timer; not the fast path
+    assert "set_timer" in [t["function"]["name"] for t in a.tool_schemas(question)]
+    a.reply(a.store.new_conversation().id, question)
+    a.reply(a.store.new_conversation().id, "Tell me a joke about computers")  # no tool offered
+    assert used[0] == (0.0, True) and used[-1] == (0.7, False)

@@ -176,6 +176,22 @@ def test_signature_problems_missing_modules_and_exits(tmp_path: Path) -> None:
     assert registry.tools == {}
 
 
+def test_a_bad_pattern_disables_its_file_with_the_line(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path)
+    write(folder, "good.py", GOOD)
+    write(
+        folder,
+        "badre.py",
+        'from assistant.tools import tool\n\n@tool(patterns=["roll (a die"])\ndef roll_one() -> int:\n'
+        '    """Roll one die."""\n    return 4\n',
+    )
+    registry = ToolRegistry([folder], entry_points=False)
+    registry.load()
+    error = errors_by_file(registry)["badre.py"]
+    assert "not a valid regular expression" in error.message and error.line in (3, 4)
+    assert set(registry.tools) == {"roll_dice"}
+
+
 def test_plugin_hanging_at_import_is_abandoned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importer_module, "IMPORT_TIMEOUT_S", 0.3)
     folder = make_folder(tmp_path)

@@ -29,7 +29,16 @@ def test_plain_requests_take_the_fast_path(router: ToolRouter, request_: str, to
 
 
 @pytest.mark.parametrize(
-    "question", ["Why is the sky blue?", "Who wrote Romeo and Juliet?", "Tell me a joke about computers"]
+    "question",
+    [
+        "Why is the sky blue?",
+        "Who wrote Romeo and Juliet?",
+        "Tell me a joke about computers",
+        # One incidental word of a description ("...notes that mention some words") offers nothing: with
+        # search_notes offered, the model searched the notes instead of counting.
+        "Count from one to one hundred in words.",
+        "Write the numbers from one to two hundred in words, separated by commas.",
+    ],
 )
 def test_general_questions_are_offered_no_tools(router: ToolRouter, question: str) -> None:
     assert router.select(question) == [] and router.confident(question) is None
@@ -64,3 +73,90 @@ def test_questions_about_a_topic_never_take_the_fast_path(router: ToolRouter, qu
 def test_a_tools_own_example_as_said_takes_the_fast_path(router: ToolRouter, request_: str) -> None:
     assert router.confident(request_) == "get_time"
 
+
+@pytest.mark.parametrize(
+    "request_,tool",
+    [
+        ("Do you know what time it is?", "get_time"),
+        ("what date is it today", "get_time"),
+        ("What’s the time in Lima?", "get_time"),
+        ("what's the local time in Seoul", "get_time"),
+        ("Could you time two minutes for me?", "set_timer"),
+        ("Remind me in an hour to water the plants", "set_timer"),
+        ("How windy is it in Chicago?", "get_weather"),
+        ("Do I need an umbrella today?", "get_weather"),
+        ("What does my rental agreement say about subletting?", "search_documents"),
+        ("What's 7 squared?", "calculate"),
+    ],
+)
+def test_requests_matching_a_tools_patterns_take_the_fast_path(
+    router: ToolRouter, request_: str, tool: str
+) -> None:
+    assert router.matched(request_) == [tool]
+    assert router.confident(request_) == tool
+    assert router.select(request_)[0] == tool
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what time does the pharmacy close",
+        "what day is Christmas this year",
+        "what time zone is Chicago in",
+        "what's the date of the next full moon",
+        "How do I set a timer on my phone?",
+        "can you time travel",
+        "how hot is the sun",
+        "is it hot in here",
+        "what does the Bible say about forgiveness",
+        "what does my dog say when he barks",
+        "What do 48 and 52 add up to?",  # shares only the verb of add_note
+        "What's the difference between weather and climate?",
+    ],
+)
+def test_near_misses_do_not_take_the_fast_path(router: ToolRouter, question: str) -> None:
+    assert router.confident(question) is None
+
+
+def test_a_plugins_own_pattern_takes_the_fast_path_and_two_matches_do_not() -> None:
+    from assistant.tools import tool
+    from assistant.tools.spec import ToolSpec
+
+    def spec(fn: object) -> ToolSpec:
+        return fn.__sori_tool__  # type: ignore[attr-defined,no-any-return]
+
+    @tool(patterns=[r"^\W*roll\s+(?:a|\d+|two|three)\s+(?:[\w-]+\s+)?dic?e\b"])
+    def roll_dice(sides: int = 6, count: int = 1) -> list[int]:
+        """Roll dice."""
+        return [sides] * count
+
+    @tool(patterns=[r"\bdice\b"])
+    def dice_stats(count: int = 1) -> str:
+        """Dice odds."""
+        return ""
+
+    alone = ToolRouter([spec(roll_dice)])
+    assert alone.confident("Roll two twenty-sided dice") == "roll_dice"
+    assert alone.confident("Let's rock and roll") is None
+    both = ToolRouter([spec(roll_dice), spec(dice_stats)])
+    assert both.matched("roll two dice") == ["roll_dice", "dice_stats"]
+    assert both.confident("roll two dice") is None  # in doubt: the model chooses
+    assert set(both.select("roll two dice")) == {"roll_dice", "dice_stats"}
+
+
+def test_a_runaway_pattern_does_not_freeze_the_turn(caplog: pytest.LogCaptureFixture) -> None:
+    import time
+
+    from assistant.tools import tool
+
+    # Nested alternatives backtrack exponentially on a long run of "a": unbounded, this never returns.
+    @tool(patterns=[r"^(?:a|aa|aaa)+c"])
+    def slow(x: int = 1) -> int:
+        """Slow."""
+        return x
+
+    router = ToolRouter([slow.__sori_tool__])  # type: ignore[attr-defined]
+    t0 = time.monotonic()
+    assert router.confident("a" * 80) is None
+    assert time.monotonic() - t0 < 5
+    assert "tool slow: pattern" in caplog.text and "ignored" in caplog.text

@@ -204,6 +204,21 @@ def test_bad_names_and_options() -> None:
     assert spec_of(tool(name="A_" + "b" * 62)(f)).name.startswith("A_")
 
 
+def test_patterns_compile_case_insensitive_and_bad_ones_are_refused() -> None:
+    def f(x: int) -> int:
+        """Doc."""
+        return x
+
+    spec = spec_of(tool(patterns=r"^roll (?:a|\d+) dice?\b")(f))
+    assert spec.patterns[0].search("Roll 2 dice please") and not spec.patterns[0].search("rock and roll")
+    with pytest.raises(PluginError, match=r"pattern '\(unclosed' is not a valid regular expression"):
+        tool(patterns=["(unclosed"])(f)
+    with pytest.raises(PluginError, match="matches every request"):
+        tool(patterns=[r"\w*"])(f)
+    with pytest.raises(PluginError, match="list of regular expressions"):
+        tool(patterns=[3])(f)  # type: ignore[list-item]
+
+
 def test_confirmation_sentences() -> None:
     @tool(confirm=True)
     def launch(target: str, count: int = 2) -> str:

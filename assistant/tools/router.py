@@ -7,12 +7,17 @@ offers only the tools whose words the request shares, weighted by how rare each 
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable
 
+import snowballstemmer
+
 from assistant.tools.spec import ToolSpec
+
+log = logging.getLogger(__name__)
 
 _STOP = frozenset(
     """
@@ -21,26 +26,18 @@ _STOP = frozenset(
     how when where why can could would should will shall may might must please tell give show let lets
     get make there here some any all one s t just up out so than then them they we us our he she his her
     not no yes now right today thing things something want need like know zero one two three four five
-    six seven eight nine ten twenty thirty forty fifty hundred
+    six seven eight nine ten twenty thirty forty fifty hundred cannot without tool see
     """.split()
 )
-# Arithmetic reads like arithmetic whatever words it uses ("17 times 23", "15 percent of 80").
-_MATH = re.compile(
-    r"\d\s*(?:[-+*/x×÷^]|times|plus|minus|divided|over|percent|%)\s*(?:by\s*)?\d|percent of|square root|"
-    r"power of|\d\s*(?:squared|cubed)",
-    re.I,
-)
+
+
+_STEMMER = snowballstemmer.stemmer("english")
 
 
 def _stem(word: str) -> str:
-    # Plurals and -ing/-ed only: "timer" and "time(s)" must stay apart, and "times" (multiplication)
-    # must not become the "time" of "what time is it".
-    if word == "times":
-        return word
-    for suffix in ("ing", "ed", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: -len(suffix)]
-    return word
+    # "divide", "divided" and "dividing" are one word to a request. But "times" (multiplication) must not
+    # become the "time" of "what time is it"; "timer" and "time" already stay apart.
+    return word if word == "times" else _STEMMER.stemWord(word)
 
 
 def _phrase(text: str) -> str:
@@ -52,9 +49,14 @@ def _phrase(text: str) -> str:
 # with tools but ask for an explanation: never the fast path (the model may still call a tool).
 _TOPIC = re.compile(
     r"^\W*(?:why|how (?!much|many)|who|explain|define|describe|what (?:is|are) (?:a|an)\b|"
+    r"what(?:'s| is) the difference|"
     r"what does \w+ mean)",
     re.I,
 )
+
+# A request a pattern should recognize is a sentence, and checking one must not hold up the turn.
+_PATTERN_CHARS = 500
+_PATTERN_TIMEOUT_S = 0.05
 
 # Words after an example that still leave it the same request: "what time is it" + "in Tokyo", "right now".
 _TAIL_WORDS = 4
@@ -69,13 +71,15 @@ class ToolRouter:
         # word -> weight per tool: the name and the examples say what a tool is for; its description
         # also uses incidental words ("delete a note by its number"), which count for less.
         self.bags: dict[str, dict[str, float]] = {}
-        self.names: dict[str, set[str]] = {}
+        self.subjects: dict[str, set[str]] = {}
         self.examples: dict[str, str] = {}  # phrase -> tool; a phrase two tools share is nobody's
+        self.patterns = {t.name: t.patterns for t in tools if t.patterns}
         for t in tools:
             for example in t.examples:
                 phrase = _phrase(example)
                 self.examples[phrase] = "" if self.examples.get(phrase, t.name) != t.name else t.name
-            self.names[t.name] = set(words(t.name))
+            # What a tool is named after is its last word: the "timer" of set_timer, not its "set".
+            self.subjects[t.name] = set(words(t.name)[-1:])
             bag = dict.fromkeys(words(t.description.split(".")[0]), 0.4)
             bag.update(dict.fromkeys(words(" ".join([t.name, *t.examples])), 1.0))
             self.bags[t.name] = bag
@@ -87,19 +91,41 @@ class ToolRouter:
         said = set(words(utterance))
         return {name: sum(self.idf[w] * bag[w] for w in said if w in bag) for name, bag in self.bags.items()}
 
+    def matched(self, utterance: str) -> list[str]:
+        """The tools whose own patterns match the request ("17 times 23" is arithmetic in any words)."""
+        said = utterance[:_PATTERN_CHARS].replace("’", "'")  # typed on some keyboards; patterns say "what's"
+        found = []
+        for name, patterns in self.patterns.items():
+            for pattern in patterns:
+                try:
+                    hit = pattern.search(said, timeout=_PATTERN_TIMEOUT_S)
+                except TimeoutError:
+                    # A pattern that backtracks without end must not freeze the turn: it just does not match.
+                    log.warning(
+                        "tool %s: pattern %r took over %.2f s; ignored",
+                        name,
+                        pattern.pattern,
+                        _PATTERN_TIMEOUT_S,
+                    )
+                    continue
+                if hit:
+                    found.append(name)
+                    break
+        return found
+
     def select(self, utterance: str, *, threshold: float = 1.2, limit: int = 3) -> list[str]:
         """The names of the tools worth offering, best first (empty: answer without tools)."""
         scores = self.scores(utterance)
-        if _MATH.search(utterance) and "calculate" in scores:
-            scores["calculate"] = max(scores.values()) + threshold
+        for name in self.matched(utterance):
+            scores[name] = max(scores.values()) + threshold
         ranked = sorted(((s, n) for n, s in scores.items() if s >= threshold), reverse=True)
         cut = ranked[limit - 1][0] if len(ranked) >= limit else 0.0
         return [n for s, n in ranked if s >= cut]  # tools tied at the cut all stay in
 
     def confident(self, utterance: str, *, minimum: float = 2.5, lead: float = 1.5) -> str | None:
         """The one tool a request plainly asks for (fast path), or None when in any doubt."""
-        if _MATH.search(utterance) and "calculate" in self.bags:
-            return "calculate"
+        if len(matched := self.matched(utterance)) == 1:
+            return matched[0]
         spoken = _phrase(utterance)
         for phrase, name in self.examples.items():
             # One of a tool's own examples, said as written (perhaps with a place or time after it).
@@ -115,7 +141,8 @@ class ToolRouter:
             return None
         best = ranked[0][0]
         said = set(words(utterance))
-        # One shared word is not enough to act on, unless it is the tool's own name ("weather", "timer").
-        if not said & self.names[best] and len(said & set(self.bags[best])) < 2:
+        # One shared word is not enough to act on, unless it is what the tool is named after ("weather",
+        # "timer"); a verb is not ("what do 48 and 52 add up to" is no add_note).
+        if not said & self.subjects[best] and len(said & set(self.bags[best])) < 2:
             return None
         return best

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+import regex
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
@@ -32,6 +33,8 @@ class ToolSpec:
     confirm: bool | str = False
     timeout: float | None = None  # None: the executor's default
     examples: tuple[str, ...] = ()
+    # Regular expressions for requests that plainly ask for this tool: a match takes the fast path.
+    patterns: tuple[regex.Pattern[str], ...] = ()
     source_file: Path | None = None
     source_line: int | None = None
     args_model: type[BaseModel] | None = field(default=None, repr=False)
@@ -113,6 +116,24 @@ def _check_template(template: str, params: list[str], name: str) -> None:
             raise PluginError(f"tool {name}: confirm template uses {{{f}}}, but the arguments are {choices}")
 
 
+def _compile_patterns(patterns: object, name: str) -> tuple[regex.Pattern[str], ...]:
+    items = (patterns,) if isinstance(patterns, str) else patterns
+    if not isinstance(items, list | tuple) or not all(isinstance(p, str) for p in items):
+        raise PluginError(f"tool {name}: patterns must be a list of regular expressions (strings)")
+    compiled = []
+    for pattern in items:
+        try:
+            compiled_one = regex.compile(pattern, regex.IGNORECASE)
+        except regex.error as exc:
+            raise PluginError(
+                f"tool {name}: pattern {pattern!r} is not a valid regular expression ({exc})"
+            ) from None
+        if compiled_one.search("") and compiled_one.search("zq xv"):
+            raise PluginError(f"tool {name}: pattern {pattern!r} matches every request; make it stricter")
+        compiled.append(compiled_one)
+    return tuple(compiled)
+
+
 def make_spec(
     fn: Callable[..., Any],
     *,
@@ -120,6 +141,7 @@ def make_spec(
     confirm: bool | str = False,
     timeout: float | None = None,
     examples: list[str] | tuple[str, ...] | str = (),
+    patterns: list[str] | tuple[str, ...] | str = (),
 ) -> ToolSpec:
     """Build the ToolSpec of fn; PluginError says what to change when fn cannot be a tool."""
     if not inspect.isfunction(fn):
@@ -139,6 +161,7 @@ def make_spec(
     example_list = (examples,) if isinstance(examples, str) else tuple(examples)
     if not all(isinstance(e, str) for e in example_list):
         raise PluginError(f"tool {tool_name}: examples must be a list of strings")
+    compiled = _compile_patterns(patterns, tool_name)
     summary, docs = parse_docstring(fn.__doc__)
     model = signature_model(fn, tool_name, docs)
     params = [a.alias or n for n, a in model.model_fields.items()]
@@ -154,6 +177,7 @@ def make_spec(
         confirm=confirm,
         timeout=float(timeout) if timeout is not None else None,
         examples=example_list,
+        patterns=compiled,
         source_file=Path(code.co_filename),
         source_line=code.co_firstlineno,
         args_model=model,
@@ -169,6 +193,7 @@ def tool(
     confirm: bool | str = False,
     timeout: float | None = None,
     examples: list[str] | tuple[str, ...] | str = (),
+    patterns: list[str] | tuple[str, ...] | str = (),
 ) -> Callable[[F], F]: ...
 def tool(
     fn: Callable[..., Any] | None = None,
@@ -178,15 +203,18 @@ def tool(
     confirm: bool | str = False,
     timeout: float | None = None,
     examples: list[str] | tuple[str, ...] | str = (),
+    patterns: list[str] | tuple[str, ...] | str = (),
 ) -> Any:
     """Mark a function as a tool the model may call: `@tool` or `@tool(confirm=True, timeout=30, ...)`.
 
     The function is returned unchanged (still directly callable) with its ToolSpec in `__sori_tool__`.
     `confirm` is True (ask "Run NAME with a=1?") or a template such as "Open {url} in your browser?".
+    `patterns` are regular expressions (searched case-insensitively) for requests that can only mean this
+    tool: one that matches runs it at once, the model filling in the arguments.
     """
 
     def decorate(f: F) -> F:
-        spec = make_spec(f, name=name, confirm=confirm, timeout=timeout, examples=examples)
+        spec = make_spec(f, name=name, confirm=confirm, timeout=timeout, examples=examples, patterns=patterns)
         f.__sori_tool__ = spec  # type: ignore[attr-defined]
         return f
 

@@ -24,9 +24,14 @@ from assistant.tools import tool
 # and each "Args:" line below becomes that argument's description. Arguments with a default are optional.
 #
 # Options: @tool(confirm=True) asks the user before each run ("Run roll_dice with sides=6, count=1?"),
-# or give the question yourself: @tool(confirm="Roll {count} dice?"). timeout=30 allows 30 s (default 15);
-# examples=["roll two dice"] shows the model requests this tool answers.
-@tool(examples=["roll a die", "roll two twenty-sided dice"])
+# or give the question yourself: @tool(confirm="Roll {count} dice?"). timeout=30 allows 30 s (default 15).
+# examples=[...] are typical requests: they pick which tools a request is offered, and one said as written
+# runs the tool at once. patterns=[...] are regular expressions for requests that can only mean this tool
+# (matched case-insensitively): they run it at once too, so keep them strict ("rock and roll" is no dice).
+@tool(
+    examples=["roll a die", "roll two twenty-sided dice"],
+    patterns=[r"^\\W*roll\\s+(?:a|an|one|two|three|\\d+)\\s+(?:[\\w-]+\\s+)?(?:die|dice)\\b"],
+)
 def roll_dice(sides: int = 6, count: int = 1) -> list[int]:
     """Roll dice and return each result.
 

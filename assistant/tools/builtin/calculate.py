@@ -176,14 +176,22 @@ def evaluate(expression: str) -> int | float:
         raise ValueError(message if str(exc) == "math domain error" else str(exc)) from None
 
 
+# Arithmetic reads like arithmetic whatever words it uses ("17 times 23", "15 percent of 80").
+ARITHMETIC = (
+    r"\d\s*(?:[-+*/x×÷^]|times|plus|minus|divided|over|percent|%)\s*(?:by\s*)?\d|percent of|square root|"
+    r"power of|\d\s*(?:squared|cubed)"
+)
+
+
 @tool(
+    patterns=[ARITHMETIC],
     examples=[
         "what is 12 times 34",
         "what's 20 percent of 150",
         "square root of 81",
         "3 to the power of 4",
         "900 divided by 25",
-    ]
+    ],
 )
 def calculate(expression: str) -> dict:
     """Calculate arithmetic exactly; use this for any math instead of working it out yourself.

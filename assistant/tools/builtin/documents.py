@@ -14,7 +14,18 @@ __all__ = ["configure", "search_documents"]
 KINDS = ", ".join(sorted(SUFFIXES))
 
 
+# Asking what the user's own papers say: "what does my rental agreement say about subletting",
+# "according to my insurance policy, am I covered for floods".
+ABOUT_MY_PAPERS = [
+    r"^\W*what\s+(?:does|do)\s+my\s+(?:[\w'-]+\s+){1,3}(?:say|said|mention|state)s?\s+"
+    r"(?:about|on|regarding)\b",
+    r"\baccording\s+to\s+my\s+"
+    r"(?!(?:notes?|calculations?|math|estimates?|watch|clock|memory|knowledge)\b)\w",
+]
+
+
 @tool(
+    patterns=ABOUT_MY_PAPERS,
     timeout=60,  # the first search of a big folder reads every file
     examples=[
         "what does my rental contract say about noise",

@@ -76,7 +76,7 @@ def add_note(text: str) -> dict:
 
 @tool(examples=["show me my notes", "what is in my notes", "list my notes", "read my notes out loud"])
 def list_notes() -> dict:
-    """List the user's notes, newest first."""
+    """List the notes the user saved, newest first; you cannot see them without this tool."""
     with _db() as conn:
         (total,) = conn.execute("SELECT COUNT(*) FROM notes").fetchone()
         rows = conn.execute(
@@ -87,7 +87,8 @@ def list_notes() -> dict:
 
 @tool(examples=["find my notes about the car", "did I note anything about the plumber"])
 def search_notes(query: str) -> dict:
-    """Find the user's notes that mention some words (any case), newest first.
+    """Find the notes the user saved that mention some words, newest first; you cannot see them without this
+    tool.
 
     Args:
         query: the words to look for, e.g. "dentist" or "wifi password"

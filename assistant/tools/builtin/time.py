@@ -140,7 +140,23 @@ def spoken(now: datetime) -> str:
     return f"{hour}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'}, {now:%A} {now.day} {now:%B}"
 
 
+# Asking the clock, in its usual words; it must be the whole request ("what's the time complexity of
+# quicksort", "what time does the shop close" and "what day is Christmas" are not).
+CLOCK = r"""(?x)
+    ^\W*(?:(?:hey|ok|okay|so|and|sori|please)\W+)*
+    (?:(?:can|could|would)\s+you\s+(?:please\s+)?tell\s+me\s+|do\s+you\s+know\s+|tell\s+me\s+)?
+    (?: what(?:'s|\s+is)?\s+(?:the\s+)?(?:current\s+|exact\s+|local\s+)?(?:time|date)
+      | what\s+time(?:'s|\s+is)\s+it | what\s+time\s+it\s+is
+      | what\s+(?:date|day)(?:\s+of\s+the\s+(?:week|month))?(?:(?:'s|\s+is)\s+it|\s+it\s+is)
+      | what(?:'s|\s+is)\s+today(?:'s\s+date)?
+      | (?:the\s+)?(?:current|local|exact)\s+(?:time|date) | the\s+(?:time|date) | today's\s+date
+      | time\s+check )
+    (?:\W+(?:now|right\s+now|today|please|here|there|at\s+the\s+moment|in(?:\s+[\w/'.-]+){1,4}))*
+    \W*$"""
+
+
 @tool(
+    patterns=[CLOCK],
     examples=[
         "what's the time",
         "tell me the time",
@@ -148,10 +164,11 @@ def spoken(now: datetime) -> str:
         "what day is it",
         "what time is it in Sydney",
         "current time in Berlin",
-    ]
+    ],
 )
 def get_time(timezone: str | None = None) -> dict:
-    """Get the current date and time, locally or in another city, country or time zone.
+    """Get the current date, day and time, here or in another city, country or time zone; you cannot know them
+    without this tool.
 
     Args:
         timezone: a city, country or IANA time zone (e.g. "Tokyo", "France", "Europe/London");

@@ -8,14 +8,31 @@ from __future__ import annotations
 from assistant.tools import tool
 from assistant.tools.timer_service import add_timer, cancel_timers, clock, format_duration, pending_timers
 
+# A length of time as people say it: "90 seconds", "five minutes", "an hour and a half", "half an hour".
+DURATION = (
+    r"(?:\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    r"thirty|forty|forty[- ]five|fifty|sixty|ninety|a\s+couple\s+of|a\s+few|half\s+an?)"
+    r"[\s-]+(?:and\s+a\s+half\s+)?(?:seconds?|secs?|minutes?|mins?|hours?|hrs?)\b"
+)
+# The request starts with the asking ("how do I set a timer on my phone?" is a question) and says how long
+# ("set me a timer" is left to the model, which can ask).
+_ASK = r"^\W*(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
+TIMER_REQUESTS = [
+    _ASK + r"(?:time|count\s+down)\s+(?:me\s+)?(?:for\s+|from\s+)?" + DURATION,  # "can you time 30 seconds"
+    _ASK + r"(?=.*\b" + DURATION + r")(?:set|start)\s+(?:me\s+)?(?:an?\s+)?(?:" + DURATION + r"\s+)?"
+    r"(?:\w+\s+)?timer\b",
+    _ASK + r"remind\s+me\s+in\s+" + DURATION,
+]
+
 
 @tool(
+    patterns=TIMER_REQUESTS,
     examples=[
         "set a timer for three minutes",
         "start a 15 minute timer",
         "remind me in half an hour to call mom",
         "set a pasta timer for 12 minutes",
-    ]
+    ],
 )
 def set_timer(duration_seconds: int, label: str | None = None) -> dict:
     """Start a countdown timer that rings when the time is up (also for "remind me in N minutes").
@@ -38,7 +55,8 @@ def set_timer(duration_seconds: int, label: str | None = None) -> dict:
 
 @tool(examples=["what timers do I have", "how long is left on my timer", "list my timers"])
 def list_timers() -> dict:
-    """List the timers that are still running, soonest first, with the time left on each."""
+    """List the timers that are still running, soonest first, with the time left on each; you cannot see them
+    without this tool."""
     timers = pending_timers()
     return {"count": len(timers), "timers": [t.to_dict() for t in timers]}
 

@@ -78,16 +78,33 @@ def _first(values: Any) -> Any:
     return values[0] if isinstance(values, list) and values else None
 
 
+# How it is outside, asked about now or a place: "how cold is it in Oslo", "will it snow tomorrow", "do I
+# need an umbrella today". Not "how hot is the sun" or "why is it cold in winter".
+_WHEN_OR_WHERE = (
+    r"(?:(?:right\s+)?now|today|tonight|tomorrow|this\s+(?:morning|afternoon|evening|week)|outside|out|"
+    r"in\s+(?!here\b)\w+)"
+)
+CONDITIONS = [
+    r"^\W*how\s+(?:hot|cold|warm|chilly|windy|humid)\s+is\s+it(?:\s+" + _WHEN_OR_WHERE + r".*)?\W*$",
+    r"^\W*(?:is|will)\s+it\s+(?:going\s+to\s+)?(?:be\s+)?"
+    r"(?:rain|snow|sunny|windy|cold|hot|warm|freezing|cloudy|stormy)\w*\s+" + _WHEN_OR_WHERE,
+    r"^\W*do\s+i\s+need\s+(?:an?\s+)?(?:umbrella|raincoat|jacket|coat|sunscreen)\b",
+    r"^\W*what(?:'s|\s+is)\s+the\s+(?:temperature|forecast)\s+(?:for\s+)?" + _WHEN_OR_WHERE,
+]
+
+
 @tool(
+    patterns=CONDITIONS,
     examples=[
         "what's the weather like in Madrid",
         "is it raining in Seattle",
         "how warm is it in Rome right now",
         "weather in Chicago today",
-    ]
+    ],
 )
 def get_weather(location: str) -> dict:
-    """Get the current weather (temperature: hot or cold; rain, snow or sun; wind) and today's high and low.
+    """Get the current weather (temperature: hot or cold; rain, snow or sun; wind) and today's high and low;
+    you cannot know it without this tool.
 
     Args:
         location: a city or place name, e.g. "Paris" or "New York"
