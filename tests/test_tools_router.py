@@ -84,6 +84,7 @@ def test_a_tools_own_example_as_said_takes_the_fast_path(router: ToolRouter, req
         ("Could you time two minutes for me?", "set_timer"),
         ("Remind me in an hour to water the plants", "set_timer"),
         ("How windy is it in Chicago?", "get_weather"),
+        ("What's the weather in Quito today?", "get_weather"),
         ("Do I need an umbrella today?", "get_weather"),
         ("What does my rental agreement say about subletting?", "search_documents"),
         ("What's 7 squared?", "calculate"),
@@ -112,6 +113,11 @@ def test_requests_matching_a_tools_patterns_take_the_fast_path(
         "what does my dog say when he barks",
         "What do 48 and 52 add up to?",  # shares only the verb of add_note
         "What's the difference between weather and climate?",
+        # A question that only shares a tool's name, or an example followed by a different subject.
+        "When was the calculator invented?",
+        "Which document declared American independence?",
+        "What's the time signature of a waltz?",
+        "Can you explain what a time zone is?",
     ],
 )
 def test_near_misses_do_not_take_the_fast_path(router: ToolRouter, question: str) -> None:

@@ -49,7 +49,7 @@ def _phrase(text: str) -> str:
 # with tools but ask for an explanation: never the fast path (the model may still call a tool).
 _TOPIC = re.compile(
     r"^\W*(?:why|how (?!much|many)|who|explain|define|describe|what (?:is|are) (?:a|an)\b|"
-    r"what(?:'s| is) the difference|"
+    r"what(?:'s| is) the difference|(?:can|could|would) you (?:please )?(?:explain|describe|define)|"
     r"what does \w+ mean)",
     re.I,
 )
@@ -59,7 +59,24 @@ _PATTERN_CHARS = 500
 _PATTERN_TIMEOUT_S = 0.05
 
 # Words after an example that still leave it the same request: "what time is it" + "in Tokyo", "right now".
+# A noun would make it another one: "what's the time" + "signature of a waltz".
 _TAIL_WORDS = 4
+_TAIL_STARTS = frozenset(
+    "in at on for to from with by near please now right today tonight tomorrow here there again too "
+    "then and so me us".split()
+)
+# Word overlap alone is too weak to act on for a question: "when was the calculator invented?", "which
+# document declared independence?" and "what is the weather like on Mars?" share a tool's very name.
+_QUESTION = re.compile(
+    r"^\W*(?:what|what's|whats|when|which|who|whom|whose|why|how|where|is|are|was|were|do|does|did|has|have)\b",
+    re.I,
+)
+
+
+def _same_request(tail: str, spoken: str) -> bool:
+    """Whether `tail`, what follows an example in `spoken`, leaves it the request the example is."""
+    extra = tail.split()
+    return tail != spoken and 0 < len(extra) <= _TAIL_WORDS and extra[0] in _TAIL_STARTS
 
 
 def words(text: str) -> list[str]:
@@ -129,10 +146,9 @@ class ToolRouter:
         spoken = _phrase(utterance)
         for phrase, name in self.examples.items():
             # One of a tool's own examples, said as written (perhaps with a place or time after it).
-            extra = len(spoken.split()) - len(phrase.split())
-            if name and (spoken == phrase or spoken.startswith(phrase + " ")) and extra <= _TAIL_WORDS:
+            if name and (spoken == phrase or _same_request(spoken.removeprefix(phrase + " "), spoken)):
                 return name
-        if _TOPIC.match(utterance):
+        if _TOPIC.match(utterance) or _QUESTION.match(utterance):
             return None
         ranked = sorted(self.scores(utterance).items(), key=lambda kv: kv[1], reverse=True)
         if not ranked or ranked[0][1] < minimum:

@@ -85,6 +85,7 @@ _WHEN_OR_WHERE = (
     r"in\s+(?!here\b)\w+)"
 )
 CONDITIONS = [
+    r"^\W*(?:what|how)(?:'s|\s+is)\s+the\s+weather(?:\s+like)?(?:\s+" + _WHEN_OR_WHERE + r".*)?\W*$",
     r"^\W*how\s+(?:hot|cold|warm|chilly|windy|humid)\s+is\s+it(?:\s+" + _WHEN_OR_WHERE + r".*)?\W*$",
     r"^\W*(?:is|will)\s+it\s+(?:going\s+to\s+)?(?:be\s+)?"
     r"(?:rain|snow|sunny|windy|cold|hot|warm|freezing|cloudy|stormy)\w*\s+" + _WHEN_OR_WHERE,
