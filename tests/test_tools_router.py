@@ -166,3 +166,13 @@ def test_a_runaway_pattern_does_not_freeze_the_turn(caplog: pytest.LogCaptureFix
     assert router.confident("a" * 80) is None
     assert time.monotonic() - t0 < 5
     assert "tool slow: pattern" in caplog.text and "ignored" in caplog.text
+
+
+def test_no_fast_path_when_a_required_number_was_not_said(router: ToolRouter) -> None:
+    # The model would have to make up the timer's length; on its own path it can ask for it.
+    assert router.confident("Set me a timer") is None
+    assert router.confident("Start a timer for the tea") is None
+    assert router.confident("Put a timer on for quarter of an hour") == "set_timer"
+    assert router.confident("Start a timer for eight minutes for the tea") == "set_timer"
+    assert router.confident("Delete note number 2") == "delete_note"
+    assert router.confident("Delete that note") is None

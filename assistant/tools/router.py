@@ -73,6 +73,14 @@ _QUESTION = re.compile(
 )
 
 
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
+    r"thousand|half|quarter|dozen|couple)\b|\ban?\s+(?:second|minute|hour|day|week)\b",
+    re.I,
+)
+
+
 def _same_request(tail: str, spoken: str) -> bool:
     """Whether `tail`, what follows an example in `spoken`, leaves it the request the example is."""
     extra = tail.split()
@@ -89,6 +97,7 @@ class ToolRouter:
         # also uses incidental words ("delete a note by its number"), which count for less.
         self.bags: dict[str, dict[str, float]] = {}
         self.subjects: dict[str, set[str]] = {}
+        self.needs_number: set[str] = set()  # tools with a required number, such as a timer's length
         self.examples: dict[str, str] = {}  # phrase -> tool; a phrase two tools share is nobody's
         self.patterns = {t.name: t.patterns for t in tools if t.patterns}
         for t in tools:
@@ -97,6 +106,12 @@ class ToolRouter:
                 self.examples[phrase] = "" if self.examples.get(phrase, t.name) != t.name else t.name
             # What a tool is named after is its last word: the "timer" of set_timer, not its "set".
             self.subjects[t.name] = set(words(t.name)[-1:])
+            props = t.parameters.get("properties", {})
+            if any(
+                props.get(p, {}).get("type") in ("integer", "number")
+                for p in t.parameters.get("required", [])
+            ):
+                self.needs_number.add(t.name)
             bag = dict.fromkeys(words(t.description.split(".")[0]), 0.4)
             bag.update(dict.fromkeys(words(" ".join([t.name, *t.examples])), 1.0))
             self.bags[t.name] = bag
@@ -161,4 +176,6 @@ class ToolRouter:
         # "timer"); a verb is not ("what do 48 and 52 add up to" is no add_note).
         if not said & self.subjects[best] and len(said & set(self.bags[best])) < 2:
             return None
+        if best in self.needs_number and not _NUMBER.search(utterance):
+            return None  # "set me a timer": the model would make up how long; let it ask instead
         return best
