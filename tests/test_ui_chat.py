@@ -72,7 +72,9 @@ def test_typed_turns_stop_switch_and_restart(qtbot, small_settings, engines):
     qtbot.waitUntil(lambda: sorted(again.sidebar.ids()) == sorted([first, second]))
     qtbot.waitUntil(lambda: again.current_id == second and len(again.chat.messages) == 2)
     assert shown_messages(again) == [("user", LONG_QUESTION, True), ("assistant", cut.text, False)]
-    assert again.chat.messages[-1].cut_label.isVisibleTo(again)
+    # Waited for, not asserted at once: one clean-clone run found the reopened view not yet settled here
+    # (the label is shown when the stored, cut-off answer is rendered).
+    qtbot.waitUntil(lambda: again.chat.messages[-1].cut_label.isVisibleTo(again), timeout=5000)
     _click_conversation(qtbot, again, first)
     assert shown_messages(again) == [
         ("user", "What is the capital of France?", True),
