@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from assistant.store import ConversationStore, Message
 from assistant.stt import SpeechToText, Transcription
 from assistant.tools.phrasing import phrase
 from assistant.tts import TextToSpeech
+
+if TYPE_CHECKING:
+    from assistant.tools.router import ToolRouter
 
 # Far beyond any spoken or typed question; longer input is a paste accident, not a question.
 MAX_QUESTION_CHARS = 20_000
@@ -52,6 +56,7 @@ class Assistant:
         self._tts: TextToSpeech | None = None
         self._tools = None
         self._executor = None
+        self._router: tuple[tuple, ToolRouter] | None = None  # (the tool specs it was built from, ToolRouter)
         # Asked before a confirm=True tool runs: the sentence says what will happen; True means go ahead.
         self.confirm: Callable[[str], bool] | None = None
         self.dry_run_tools = False  # record tool calls without running them (evaluation)
@@ -183,12 +188,23 @@ class Assistant:
         """The tools to offer the model: those the request plausibly needs (all of them without a request)."""
         if not self.settings.plugins.enabled:
             return []
-        from assistant.tools.router import ToolRouter
-
         specs = self.tools.tools
         if request is None:
             return [s.openai_schema() for s in specs.values()]
-        return [specs[name].openai_schema() for name in ToolRouter(specs.values()).select(request)]
+        return [specs[name].openai_schema() for name in self.router().select(request)]
+
+    def router(self) -> ToolRouter:
+        """The ToolRouter of the tools loaded now; rebuilt only when a plugin file changed them.
+
+        Building one stems every tool's words (about 6 ms), and a turn routes two or three times.
+        """
+        from assistant.tools.router import ToolRouter
+
+        specs = tuple(self.tools.tools.values())  # specs compare by identity: a reloaded file is a new one
+        cached = self._router
+        if cached is None or cached[0] != specs:
+            cached = self._router = (specs, ToolRouter(specs))
+        return cached[1]
 
     def prefill(self, conversation_id: int, question: str) -> None:
         """Prepare the model for a likely question (speculative end of turn); a no-op for servers."""
@@ -376,9 +392,7 @@ class Assistant:
         llm = self.llm
         if not (tools and self.settings.plugins.fast_path and hasattr(llm, "forced_call")):
             return None
-        from assistant.tools.router import ToolRouter
-
-        name = ToolRouter(self.tools.tools.values()).confident(question)
+        name = self.router().confident(question)
         tool = next((t for t in tools if t["function"]["name"] == name), None)
         if tool is None:
             return None

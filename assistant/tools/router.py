@@ -81,10 +81,12 @@ _NUMBER = re.compile(
 )
 
 
-def _same_request(tail: str, spoken: str) -> bool:
-    """Whether `tail`, what follows an example in `spoken`, leaves it the request the example is."""
-    extra = tail.split()
-    return tail != spoken and 0 < len(extra) <= _TAIL_WORDS and extra[0] in _TAIL_STARTS
+def _said_as(spoken: str, example: str) -> bool:
+    """Whether `spoken` is the example, or the example and a few words that keep it the same request."""
+    if spoken == example:
+        return True
+    extra = spoken.removeprefix(example + " ").split() if spoken.startswith(example + " ") else []
+    return 0 < len(extra) <= _TAIL_WORDS and extra[0] in _TAIL_STARTS
 
 
 def words(text: str) -> list[str]:
@@ -161,7 +163,7 @@ class ToolRouter:
         spoken = _phrase(utterance)
         for phrase, name in self.examples.items():
             # One of a tool's own examples, said as written (perhaps with a place or time after it).
-            if name and (spoken == phrase or _same_request(spoken.removeprefix(phrase + " "), spoken)):
+            if name and _said_as(spoken, phrase):
                 return name
         if _TOPIC.match(utterance) or _QUESTION.match(utterance):
             return None
