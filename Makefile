@@ -48,6 +48,7 @@ clean-venv:
 # A self-contained folder, dist/sori/, with Python, the libraries and the small models (PyInstaller).
 PYINSTALLER := pyinstaller==6.22.3
 bundle: setup-test
+	scripts/system-deps.sh bundle
 	$(PY) -m pip install -q '$(PYINSTALLER)'
 	$(PY) packaging/build_bundle.py
 

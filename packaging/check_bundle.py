@@ -2,13 +2,18 @@
 
 check_bundle.py png FILE.png                      a real window picture: >= 600x400, not blank
 check_bundle.py answer FILE.json TSV WAV WORD     the question heard as in TSV, WORD in the answer
+check_bundle.py libs BUNDLE SYSTEM_LIBS HIDDEN... every library the bundle links: bundled, a documented
+                                                  desktop library (SYSTEM_LIBS), or a failure
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
 import re
 import struct
+import subprocess
 import sys
 import zlib
 from pathlib import Path
@@ -91,11 +96,64 @@ def check_answer(path: Path, transcripts: Path, wav: str, word: str) -> str:
     return f"heard {result['transcript']!r}; answered {result['answer']!r}"
 
 
+_LDD_LINE = re.compile(r"^\s*(\S+) => (not found|\S+)")
+
+
+def linked(bundle: Path) -> dict[str, set[str]]:
+    """Each library the bundle's binaries ask for, with where the loader finds it ("not found" if nowhere),
+    resolved as the bundle resolves it: its own _internal folder first."""
+    binaries = [p for p in bundle.rglob("*") if p.is_file() and (".so" in p.name or p == bundle / "sori")]
+    env = {**os.environ, "LD_LIBRARY_PATH": str(bundle / "_internal")}
+    found: dict[str, set[str]] = {}
+    for i in range(0, len(binaries), 50):
+        out = subprocess.run(
+            ["ldd", *map(str, binaries[i : i + 50])], env=env, capture_output=True, text=True
+        ).stdout
+        for line in out.splitlines():
+            if m := _LDD_LINE.match(line):
+                found.setdefault(m[1], set()).add(m[2])
+    return found
+
+
+def documented(system_libs: Path) -> dict[str, str]:
+    """Soname pattern -> Debian package, from the list the README quotes."""
+    table = {}
+    for line in system_libs.read_text().splitlines():
+        if line.split("#", 1)[0].strip():
+            pattern, package = line.split()[:2]
+            table[pattern] = package
+    return table
+
+
+def check_libs(bundle: Path, system_libs: Path, hidden: list[str]) -> str:
+    expected = documented(system_libs)
+    bundled, system, failures = set(), set(), []
+    for name, paths in sorted(linked(bundle).items()):
+        for path in sorted(paths):
+            if path == "not found":
+                failures.append(f"missing (neither bundled nor on this system): {name}")
+            elif any(path.startswith(h.rstrip("/") + "/") for h in hidden):
+                failures.append(f"resolves into the build environment: {name} => {path}")
+            elif Path(path).resolve().is_relative_to(bundle.resolve()):
+                bundled.add(name)
+            elif any(fnmatch.fnmatch(name, pattern) for pattern in expected):
+                system.add(name)
+            else:
+                failures.append(f"from this system but not in the documented list: {name} => {path}")
+    print(f"bundled: {len(bundled)} libraries")
+    print(f"from the desktop, as documented in {system_libs.name}: {' '.join(sorted(system))}")
+    if failures:
+        raise SystemExit("FAIL:\n\t" + "\n\t".join(failures))
+    return f"{len(bundled)} bundled, {len(system)} from the desktop (documented), none missing"
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["png"] and len(argv) == 2:
         print("ok:", check_png(Path(argv[1])))
     elif argv[:1] == ["answer"] and len(argv) == 5:
         print("ok:", check_answer(Path(argv[1]), Path(argv[2]), argv[3], argv[4]))
+    elif argv[:1] == ["libs"] and len(argv) >= 3:
+        print("ok:", check_libs(Path(argv[1]), Path(argv[2]), argv[3:]))
     else:
         raise SystemExit(__doc__)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages Sori needs (as root), or prints the one command to run.
-# Usage: scripts/system-deps.sh run|test
+# Usage: scripts/system-deps.sh run|test|bundle
 set -euo pipefail
 
 # Sound (sounddevice) and the Qt window's X11/OpenGL libraries.
@@ -10,11 +10,20 @@ runtime=(libportaudio2 libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon0 l
 # Tests synthesize extra speech and noise with espeak-ng and sox, take screenshots under Xvfb and validate the
 # desktop entry and AppStream metainfo.
 testing=(espeak-ng sox libsox-fmt-mp3 xvfb xauth desktop-file-utils appstream)
+# `make bundle`: libraries the bundle leaves to the desktop (packaging/system-libs.txt) and that an X11-only or
+# headless build machine may lack (Qt's Wayland platform plugin links them); `make test-bundle` checks that every
+# library the bundle links resolves, so the build machine needs them too.
+bundling=(libwayland-client0 libwayland-cursor0 libwayland-egl1)
 # Building llama-cpp-python from source needs a C++ compiler and cmake (pip brings cmake if missing).
 build=(build-essential python3-venv)
 
 wanted=("${runtime[@]}" "${build[@]}")
-[ "${1:-run}" = test ] && wanted+=("${testing[@]}")
+case "${1:-run}" in
+  run) ;;
+  test) wanted+=("${testing[@]}") ;;
+  bundle) wanted+=("${testing[@]}" "${bundling[@]}") ;;
+  *) echo "usage: $0 run|test|bundle" >&2; exit 2 ;;
+esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "sori: not a Debian/Ubuntu system; make sure these (or your distribution's equivalents) are installed: ${wanted[*]}" >&2
