@@ -8,6 +8,7 @@ import threading
 
 from assistant.config import Settings
 from assistant.core import Assistant
+from assistant.errors import InputError
 from assistant.events import (
     BargeIn,
     ConfirmationAnswered,
@@ -59,7 +60,13 @@ def _source(args: argparse.Namespace, settings: Settings):
         items = [
             ScriptItem(path, gap_before_s=0.0 if i == 0 else args.gap) for i, path in enumerate(args.audio_in)
         ]
+        if getattr(args, "room", None) is not None:
+            from assistant.audio.room import RoomSource, random_params
+
+            return RoomSource(items, random_params(args.room), tail_silence_s=args.gap)
         return ScriptedSource(items, tail_silence_s=args.gap)
+    if getattr(args, "room", None) is not None:
+        raise InputError("--room needs --audio-in FILE: the simulated room plays recordings, not a live mic")
     device = settings.audio.input_device or None
     lost = [False]
 
@@ -81,10 +88,13 @@ def _source(args: argparse.Namespace, settings: Settings):
     return ReconnectingSource(lambda: first.pop() if first else MicrophoneSource(device), status)
 
 
-def _sink(args: argparse.Namespace, settings: Settings):
+def _sink(args: argparse.Namespace, settings: Settings, source):
+    from assistant.audio.room import RoomSink, RoomSource
     from assistant.audio.sinks import SpeakerSink
     from assistant.audio.timed_sink import TimestampedWavSink
 
+    if isinstance(source, RoomSource):  # Sori's answers play into the room the source hears
+        return RoomSink(source, args.audio_out)
     if args.audio_out:
         return TimestampedWavSink(args.audio_out)
     return SpeakerSink(settings.audio.output_device)
@@ -94,7 +104,7 @@ def run_listen(args: argparse.Namespace, assistant: Assistant, conversation_id: 
     """Returns an exit code; raises AudioInputUnavailable without a microphone (the caller falls back)."""
     settings = assistant.settings
     source = _source(args, settings)
-    sink = _sink(args, settings)
+    sink = _sink(args, settings, source)
     print("listening — speak; type to send text; Ctrl-C to stop", file=sys.stderr)
     loop = VoiceLoop(assistant, source, sink, conversation_id, on_event=_printer(args.verbose))
     # A tool that asks first asks aloud; the keyboard prompt would fight the typed-lines reader.

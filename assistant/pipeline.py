@@ -1,10 +1,10 @@
 """The hands-free voice loop: source -> VAD -> STT -> LLM -> splitter -> TTS -> sink, with barge-in.
 
-Threads: a capture thread reads the source, removes Sori's own echo and runs the turn detector; the
-control thread (run()) owns turn ids and reacts to the detector's events; one STT worker transcribes
-(speculatively, as soon as a short silence is heard); a turn thread streams one answer at a time through
-Assistant.reply, which speaks clauses as they complete. Every event carries its turn id; work of an
-older turn is dropped.
+Threads: a capture thread reads the source, cleans it (audio/frontend.py: Sori's own echo removed, noise
+suppressed) and runs the turn detector; the control thread (run()) owns turn ids and reacts to the
+detector's events; one STT worker transcribes (speculatively, as soon as a short silence is heard); a
+turn thread streams one answer at a time through Assistant.reply, which speaks clauses as they complete.
+Every event carries its turn id; work of an older turn is dropped.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.audio.bargein import OverSpeechGate
 from assistant.audio.decode import SAMPLE_RATE
-from assistant.audio.echo import EchoCanceller, to_16k
+from assistant.audio.echo import to_16k
+from assistant.audio.frontend import FrontEnd, make_front_end
 from assistant.audio.sinks import AudioSink
 from assistant.audio.sources import AudioFrame
 from assistant.audio.vad import (
@@ -51,6 +53,7 @@ from assistant.text.yesno import parse_yes_no
 
 _SOURCE_DONE = object()
 MAX_TURN_S = 120.0  # one turn's audio at most (a runaway: noise the VAD took for speech)
+ECHO_TAIL_S = 0.5  # a living room's reverberation after Sori's voice stops (RT60 up to 0.7 s)
 
 
 @dataclass(frozen=True)
@@ -133,41 +136,6 @@ class _QuickBargeIn:
     t: float  # onset of the speech heard over Sori's voice
 
 
-class _BargeInTrigger:
-    """Hears the user over Sori's voice within ~100 ms: a strict webrtcvad on the echo-cancelled input.
-
-    The turn detector waits for min_speech_ms before it calls something a turn (so coughs are not
-    turns); stopping playback cannot wait that long, so this trigger stops it early and the detector
-    then starts the new turn as usual.
-    """
-
-    def __init__(self, frame_ms: int = 20, needed_ms: int = 100, floor_dbfs: float = -40.0) -> None:
-        import webrtcvad
-
-        self._vad = webrtcvad.Vad(3)
-        self._needed = max(1, needed_ms // frame_ms)
-        self._floor = floor_dbfs
-        self._run = 0
-        self._onset = 0.0
-
-    def hears(self, samples: np.ndarray, t: float) -> bool:
-        rms = float(np.sqrt(np.mean(np.square(samples)))) if len(samples) else 0.0
-        loud = rms > 10 ** (self._floor / 20)
-        pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-        voiced = loud and len(samples) in (160, 320, 480) and self._vad.is_speech(pcm, SAMPLE_RATE)
-        if not voiced:
-            self._run = 0
-            return False
-        if self._run == 0:
-            self._onset = t
-        self._run += 1
-        return self._run == self._needed
-
-    @property
-    def onset(self) -> float:
-        return self._onset
-
-
 @dataclass
 class TurnRecord:
     """One user turn and Sori's answer, with pipeline-clock times of each milestone."""
@@ -198,16 +166,18 @@ def _stt_timings(turn: TurnRecord) -> dict[str, float]:
 
 
 class _TapSink:
-    """Passes audio to the real sink and tells the echo canceller (and listeners) what is being played."""
+    """Passes audio to the real sink and tells the front end (and listeners) what is being played."""
 
     def __init__(
-        self, sink: AudioSink, echo: EchoCanceller, listeners: list[Callable[[np.ndarray, float], None]]
+        self, sink: AudioSink, echo: FrontEnd, listeners: list[Callable[[np.ndarray, float], None]]
     ):
         self.sink, self.echo, self.listeners = sink, echo, listeners
+        self.until = float("-inf")  # clock time the audio handed over so far ends
 
     def play(self, samples: np.ndarray, sample_rate: int) -> None:
         t = time.monotonic()
         ref = to_16k(samples, sample_rate)
+        self.until = t + len(samples) / sample_rate + float(getattr(self.sink, "latency_s", 0.0) or 0.0)
         self.echo.played(ref, t)
         for listener in self.listeners:
             listener(ref, t)
@@ -215,7 +185,9 @@ class _TapSink:
 
     def stop(self) -> None:
         self.sink.stop()
-        self.echo.stopped(time.monotonic())
+        now = time.monotonic()
+        self.until = min(self.until, now)
+        self.echo.stopped(now)
 
     def close(self) -> None:
         pass  # the loop's owner closes the real sink
@@ -234,13 +206,17 @@ class VoiceLoop:
         voice: VoiceSettings | None = None,
         on_event: Callable[[Event], None] | None = None,
         echo_listeners: list[Callable[[np.ndarray, float], None]] | None = None,
+        front_end: FrontEnd | None = None,
     ) -> None:
         self.assistant = assistant
         self.source = source
         self.voice = voice or assistant.settings.voice
         self.conversation_id = conversation_id
         self.on_event = on_event
-        self.echo = EchoCanceller(margin=self.voice.echo_margin)
+        # The sink's output latency (play() to sound), where it knows it, is the canceller's delay hint.
+        self.echo = front_end or make_front_end(
+            assistant.settings.audio, lambda: float(getattr(sink, "latency_s", 0.0) or 0.0)
+        )
         self.sink = _TapSink(sink, self.echo, list(echo_listeners or []))
         self.detector = TurnDetector(
             VadConfig(
@@ -264,7 +240,7 @@ class VoiceLoop:
         self._speech: SpeechOutput | None = None
         self._cancel = threading.Event()
         self._stopping = threading.Event()
-        self._trigger = _BargeInTrigger()
+        self._gate = OverSpeechGate()  # while Sori speaks, only its strict trigger may start a turn
         self._held: _Held | None = None
         self._speculative_hit = False
         self._confirmation: _Confirmation | None = None
@@ -363,16 +339,22 @@ class VoiceLoop:
     def _capture(self) -> None:
         try:
             for frame in self.source:
-                samples = frame.samples
+                # Every frame goes through the front end, so its echo and noise estimates stay current.
+                samples = self.echo.process(frame.samples, frame.t_start)
                 if self.answering and not self.voice.barge_in and not self._awaiting_answer():
                     samples = np.zeros_like(samples)  # loudspeaker mode: nothing heard while answering
-                else:
-                    samples = self.echo.process(samples, frame.t_start)
-                    if self._speaking() and self._trigger.hears(samples, frame.t_start):
-                        self._events.put(_QuickBargeIn(self._trigger.onset))
                 heard = AudioFrame(samples, frame.t_start, frame.index)
-                for event in self.detector.process(heard):
-                    self._events.put(event)
+                settled = bool(getattr(self.echo, "settled", False))
+                denoised = getattr(self.echo, "denoised", None)  # what the barge-in trigger hears
+                # The room rings on after the speaker stops: its echo is Sori's voice too.
+                ringing = self.voice.barge_in and frame.t_start < self.sink.until + ECHO_TAIL_S
+                deaf = bool(getattr(self.echo, "learning", False))
+                fired, frames = self._gate.feed(heard, self._speaking() or ringing, settled, denoised, deaf)
+                if fired:
+                    self._events.put(_QuickBargeIn(self._gate.onset))
+                for f in frames:
+                    for event in self.detector.process(f):
+                        self._events.put(event)
         except SoriError as exc:
             self._events.put(ErrorEvent(self._turn_id, str(exc)))
         finally:

@@ -1,4 +1,6 @@
-"""Keep Sori from hearing itself: subtract the echo of what it is playing from what the microphone hears.
+"""The simple echo canceller Sori used before WebRTC's (audio/frontend.py), kept as the baseline that
+`sori bench echo` measures against: on simulated rooms it removes about 1 dB of a reverberant, delayed,
+distorted echo (WebRTC's AEC3 about 40) and adds nothing after AEC3, so the voice loop no longer uses it.
 
 A deliberately small canceller, not a full AEC: for each 16 kHz input frame it finds the delay (0 to
 max_delay_ms) at which the recently played audio matches best, fits one gain by least squares and
