@@ -15,7 +15,7 @@ import pytest
 
 from assistant.audio.clock import Clock
 from assistant.audio.decode import decode_file
-from assistant.audio.sinks import AudioOutputError, NullSink, SpeakerSink, WavFileSink
+from assistant.audio.sinks import NullSink, SpeakerSink, WavFileSink
 from assistant.audio.sources import ScriptedSource, ScriptItem
 from assistant.audio.timed_sink import TimestampedWavSink
 
@@ -185,13 +185,19 @@ def test_null_sink_paces_optionally() -> None:
     assert time.monotonic() - t == pytest.approx(0.25, abs=0.04)
 
 
-def test_wav_file_sink_unchanged(tmp_path: Path) -> None:
+def test_wav_file_sink_keeps_its_first_rate(tmp_path: Path) -> None:
+    """A voice switched in the middle of an answer: its sentences are resampled to the file's rate."""
     sink = WavFileSink(tmp_path / "a.wav")
     sink.play(np.zeros(1600, np.float32), 16_000)
-    with pytest.raises(AudioOutputError):
-        sink.play(np.zeros(1600, np.float32), 22_050)
+    tone = np.sin(2 * np.pi * 440 * np.arange(2205) / 22_050).astype(np.float32)
+    sink.play(tone, 22_050)
     sink.close()
-    assert sink.seconds == pytest.approx(0.1)
+    assert sink.seconds == pytest.approx(0.2, abs=0.001)
+    with wave.open(str(tmp_path / "a.wav")) as w:
+        assert w.getframerate() == 16_000
+        assert abs(w.getnframes() - 3200) <= 2
+        audio = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    assert np.abs(audio[1700:]).max() > 10_000  # the second sentence is there, not silence
 
 
 # --- SpeakerSink against a stand-in for sounddevice (no sound card here) ------------------------------

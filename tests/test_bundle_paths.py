@@ -11,7 +11,7 @@ import pytest
 from assistant import models, paths
 from tests.conftest import MODELS_DIR
 
-VOICE = "piper-en_US-joe-medium"  # the small profile's voice, the smallest installed model (~60 MB)
+VOICE = "hibari-heart"  # the small profile's voice, the smallest installed model (~8 MB)
 
 
 @pytest.fixture

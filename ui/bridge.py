@@ -324,7 +324,9 @@ class Bridge(QObject, VoiceCommands):
 
         def job() -> None:
             path = services.write_settings(settings)
-            services.apply_live(self.assistant, settings, tts_loaded=self.ready["tts"])
+            problem = services.apply_live(self.assistant, settings, tts_loaded=self.ready["tts"])
+            if problem:
+                self.notice.emit("voice", "The voice was not changed", problem)
             self.settingsSaved.emit(str(path))
 
         self._store_job(job)

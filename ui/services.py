@@ -18,7 +18,6 @@ RESTART_KEYS = (
     ("llm", "model"),
     ("llm", "n_gpu_layers"),
     ("llm", "server_url"),
-    ("tts", "voice"),
     ("profile",),
 )
 
@@ -103,8 +102,18 @@ def needs_restart(old: Settings, new: Settings) -> bool:
     return any(get(old, key) != get(new, key) for key in RESTART_KEYS)
 
 
-def apply_live(assistant: Assistant, settings: Settings, *, tts_loaded: bool) -> None:
-    """Use what can change without reloading a model: voice timing, barge-in, speaking rate, devices."""
+def apply_live(assistant: Assistant, settings: Settings, *, tts_loaded: bool) -> str | None:
+    """Use what can change without a restart: voice timing, barge-in, speaking rate, devices, and the voice
+    itself (from the next sentence on). Returns why the new voice could not be used, or None."""
+    old = assistant.settings.tts
     assistant.settings = settings  # read at the start of each turn and each voice session
+    new = settings.tts
+    problem = None
+    if tts_loaded and (new.voice, new.pocket_model) != (old.voice, old.pocket_model):
+        try:
+            assistant.set_voice(new.voice)  # loaded here, off the GUI thread; the old voice speaks meanwhile
+        except SoriError as exc:
+            problem = str(exc)
     if tts_loaded and hasattr(assistant.tts, "speaking_rate"):
         assistant.tts.speaking_rate = settings.tts.speaking_rate
+    return problem

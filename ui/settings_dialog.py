@@ -32,6 +32,7 @@ from ui import theme
 from ui.bridge import Bridge
 
 _CHOOSE = "\x00choose"  # item data of the "Choose…" entry
+_CHOOSE_FOLDER = "\x00folder"  # the voice's second picker: a sherpa-onnx model folder
 _PICKERS = {
     "stt": ("folder", ""),
     "llm": ("file", "GGUF models (*.gguf)"),
@@ -48,18 +49,26 @@ def _named(widget: QWidget, name: str, tip: str) -> QWidget:
 class ModelCombo(QComboBox):
     """The profile's model, the catalog's models for this role, a chosen file, and "Choose…"."""
 
-    def __init__(self, role: str, value: str, profile: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, role: str, value: str, profile: str, parent: QWidget | None = None, *, choices=None
+    ) -> None:
         super().__init__(parent)
         self.role = role
         default = models.profile_models(profile).get(role, "")  # type: ignore[call-overload]
         self.addItem(f"Profile default ({default})", "")
+        if choices is not None:  # voices: catalog, cloned and sherpa-onnx ones, each usable or not
+            for c in choices:
+                self.addItem(c.label if c.usable else f"{c.label} (not usable)", c.value)
+                self.setItemData(self.count() - 1, c.detail, Qt.ItemDataRole.ToolTipRole)
         for model_id, m in models.catalog().items():
-            if m.role == role:
+            if m.role == role and choices is None:
                 self.addItem(f"{model_id} — {m.description}", model_id)
                 self.setItemData(self.count() - 1, m.description, Qt.ItemDataRole.ToolTipRole)
         if value and self.findData(value) < 0:
             self.addItem(value, value)
         self.addItem("Choose a " + ("folder…" if _PICKERS[role][0] == "folder" else "file…"), _CHOOSE)
+        if role == "tts":
+            self.addItem("Choose a sherpa-onnx model folder…", _CHOOSE_FOLDER)
         self.setCurrentIndex(max(0, self.findData(value)))
         self._last = self.currentIndex()
         self.activated.connect(self._maybe_choose)
@@ -68,19 +77,22 @@ class ModelCombo(QComboBox):
         return str(self.currentData() or "")
 
     def _maybe_choose(self, index: int) -> None:
-        if self.itemData(index) != _CHOOSE:
+        if self.itemData(index) not in (_CHOOSE, _CHOOSE_FOLDER):
             self._last = index
             return
         kind, pattern = _PICKERS[self.role]
-        if kind == "folder":
+        if self.itemData(index) == _CHOOSE_FOLDER:
+            path = QFileDialog.getExistingDirectory(self, "Choose a sherpa-onnx model folder")
+        elif kind == "folder":
             path = QFileDialog.getExistingDirectory(self, "Choose a CTranslate2 Whisper folder")
         else:
             path = QFileDialog.getOpenFileName(self, "Choose a model file", "", pattern)[0]
         if not path:
             self.setCurrentIndex(self._last)
             return
-        self.insertItem(self.count() - 1, path, path)
-        self.setCurrentIndex(self.count() - 2)
+        first_picker = self.findData(_CHOOSE)
+        self.insertItem(first_picker, path, path)
+        self.setCurrentIndex(first_picker)
         self._last = self.currentIndex()
 
 
@@ -124,8 +136,13 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._page(form), "Models")
 
         # Voice and audio
+        from assistant.tts.select import available_voices
+
         self.voice = _named(
-            ModelCombo("tts", s.tts.voice, s.profile), "Voice", "Sori's voice (a Piper voice)"
+            ModelCombo("tts", s.tts.voice, s.profile, choices=available_voices(s)),
+            "Voice",
+            "Sori's voice: hibari, a Piper voice, a sherpa-onnx model or a cloned voice; used from the next "
+            "sentence on",
         )
         self.rate = _named(QDoubleSpinBox(), "Speaking rate", "1.0 is normal; higher is faster")
         self.rate.setRange(0.5, 2.0)
