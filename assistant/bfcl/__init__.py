@@ -1,0 +1,1 @@
+"""The Berkeley Function Calling Leaderboard as a benchmark of Sori's tool calls (`sori bench bfcl`)."""
