@@ -7,9 +7,12 @@ import sys
 import threading
 
 from assistant.audio.sinks import make_sink
+from assistant.audio.wav import check_output
 from assistant.config import Settings
 from assistant.core import Assistant, Reply
-from assistant.errors import SoriError
+from assistant.errors import AudioOutputError, SoriError, StoreError
+from assistant.interrupt import Terminated, run_cancellable
+from assistant.plugins_cli import load_errors_line
 from assistant.speech import SpeechOutput
 
 HELP = """commands:
@@ -42,11 +45,15 @@ def _answer(assistant: Assistant, conversation_id: int, question: str, speech) -
     try:
         while worker.is_alive():
             worker.join(0.05)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         cancel.set()
         if speech is not None:
             speech.stop()
         worker.join()
+        if isinstance(exc, Terminated):  # SIGTERM ends the chat; Ctrl-C only the answer
+            if speech is not None:
+                speech.shutdown()  # the process must not exit while onnxruntime runs
+            raise
         print(" [stopped]")
     if "error" in result:
         raise result["error"]  # type: ignore[misc]
@@ -69,8 +76,15 @@ def _ask_yes_no(sentence: str) -> bool:
 
 
 def run_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.cli import note
+
+    if args.audio_out is not None:  # a folder or "-" is an error now, before any work
+        if str(args.audio_out) == "-":
+            raise AudioOutputError("the chat writes its text to stdout; give --audio-out a file name")
+        check_output(args.audio_out)
     assistant = Assistant(settings)
     assistant.confirm = _ask_yes_no
+    assistant.notice = note
     store = assistant.store
     if args.conversation is not None:
         conv = store.get_conversation(args.conversation)
@@ -91,21 +105,31 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
     )
     print("loading the chat model…", file=sys.stderr, end="", flush=True)
-    assistant.llm.load()
+    # On a worker thread: a Ctrl-C or SIGTERM here would be lost in llama.cpp's logging callback.
+    run_cancellable(lambda cancel: assistant.llm.load())
     print("\r" + " " * 30 + "\r", file=sys.stderr, end="", flush=True)
     sink = make_sink(assistant, args.audio_out) if args.speak else None
     from assistant.tools.timer_service import TimerService
 
     timers = TimerService(on_due=lambda timer: print(f"\n⏰ {timer.message()}", flush=True))
-    timers.start()
-    assistant.tools.start_watching()  # plugin files added or edited during the chat take effect
     try:
-        return _loop(args, assistant, conv, sink, interactive)
+        timers.start()
+    except StoreError as exc:  # the chat still works; only timers cannot ring
+        print(f"sori: warning: timers are off: {exc}", file=sys.stderr)
+    assistant.tools.start_watching()  # plugin files added or edited during the chat take effect
+    line = load_errors_line(assistant.tools) if settings.plugins.enabled else None
+    if line:
+        print(f"sori: warning: {line}", file=sys.stderr)
+    ended = False
+    try:
+        code = _loop(args, assistant, conv, sink, interactive)
+        ended = True
+        return code
     finally:
         timers.stop()
         assistant.tools.stop_watching()
-        if sink is not None:
-            sink.close()
+        if sink is not None:  # the recording is kept when the chat ends, not when it is killed
+            sink.close() if ended else getattr(sink, "abort", sink.close)()
         assistant.close()
 
 
@@ -117,7 +141,9 @@ def _loop(args: argparse.Namespace, assistant: Assistant, conv, sink, interactiv
         except EOFError:
             print(file=sys.stderr)
             return 0
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, Terminated):
+                raise
             print("\n(Ctrl-D quits)", file=sys.stderr)
             continue
         text = line.strip()

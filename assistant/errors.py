@@ -19,6 +19,10 @@ class AudioInputError(SoriError):
     """An audio file or array cannot be used as speech input."""
 
 
+class AudioOutputError(SoriError):
+    """Audio cannot be played or written where it was asked to go."""
+
+
 class EngineError(SoriError):
     """An engine failed to load or run."""
 

@@ -39,7 +39,19 @@ def run_plugins(args: argparse.Namespace, settings: Settings) -> int:
     raise InputError(f"unknown plugins action {action!r}; use list, check FILE or new NAME")
 
 
+def load_errors_line(registry: ToolRegistry) -> str | None:
+    """One line for the chat and `ask` when plugin files failed to load (the details: sori plugins list)."""
+    count = len(registry.errors)
+    if not count:
+        return None
+    return f"{count} plugin file{'s' if count != 1 else ''} failed to load: sori plugins list"
+
+
 def _check(file: Path, requests: list[str]) -> int:
+    if file.is_dir():
+        raise InputError(f"{file}: is a folder; give one plugin .py file")
+    if file.exists() and not file.is_file():
+        raise InputError(f"{file}: is not a regular file; give one plugin .py file")
     if not file.is_file():
         raise InputError(f"{file}: file not found")
     registry = ToolRegistry(dirs=[], files=[file], entry_points=False)

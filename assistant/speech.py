@@ -46,6 +46,8 @@ class SpeechOutput:
         self._texts: queue.Queue[object] = queue.Queue()
         self._audio: queue.Queue[object] = queue.Queue(maxsize=64)
         self._cancel = threading.Event()
+        self._synth_done = threading.Event()  # set as each thread ends (see shutdown)
+        self._play_done = threading.Event()
         self._synth = threading.Thread(target=self._synth_work, name="sori-tts", daemon=True)
         self._play = threading.Thread(target=self._play_work, name="sori-playback", daemon=True)
         self._synth.start()
@@ -96,6 +98,14 @@ class SpeechOutput:
                 break
         self._audio.put(_DONE)
 
+    def shutdown(self) -> None:
+        """stop(), then wait for both threads: the process must not exit while onnxruntime runs in one."""
+        from assistant.interrupt import wait_quietly
+
+        self.stop()
+        wait_quietly(self._synth_done)
+        wait_quietly(self._play_done)
+
     def played_text(self) -> str:
         """The text as far as the listener heard it: whole utterances, plus the heard share of the last."""
         words: list[str] = []
@@ -129,6 +139,7 @@ class SpeechOutput:
         finally:
             if not self._cancel.is_set():
                 self._audio.put(_DONE)
+            self._synth_done.set()
 
     def _play_work(self) -> None:
         try:
@@ -150,3 +161,5 @@ class SpeechOutput:
         except BaseException as exc:
             self.error = exc
             self._cancel.set()
+        finally:
+            self._play_done.set()

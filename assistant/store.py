@@ -6,14 +6,13 @@ import json
 import sqlite3
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import paths
+from . import dbfile, paths
 from .errors import StoreError
 
 SCHEMA_VERSION = 1
@@ -38,9 +37,7 @@ CREATE INDEX IF NOT EXISTS messages_conversation ON messages (conversation_id, i
 """
 
 _NEWEST = "updated DESC, id DESC"
-_MAGIC = b"SQLite format 3\x00"
-# Primary SQLite result codes (sqlite_errorcode & 0xff).
-_BUSY, _LOCKED, _CORRUPT, _NOTADB = 5, 6, 11, 26
+_WHAT = "conversation database"
 
 
 @dataclass(frozen=True)
@@ -65,14 +62,6 @@ class Message:
     complete: bool
 
 
-def _kind(exc: sqlite3.Error) -> str:
-    """'damaged', 'locked' or 'other', from the SQLite result code (or the message on old Pythons)."""
-    code, text = getattr(exc, "sqlite_errorcode", 0) & 0xFF, str(exc)
-    if code in (_CORRUPT, _NOTADB) or "not a database" in text or "malformed" in text:
-        return "damaged"
-    return "locked" if code in (_BUSY, _LOCKED) or "locked" in text else "other"
-
-
 def title_from(text: str) -> str:
     """A conversation title from a message: its first ~40 characters, cut at a word."""
     flat = " ".join(text.split())
@@ -91,54 +80,19 @@ class ConversationStore:
         self._timeout = timeout
         self._lock = threading.Lock()
         self._last_time = 0.0
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the folder {self.path.parent}: {exc.strerror or exc}") from exc
         self._conn: sqlite3.Connection | None = self._open()
 
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves so every write is one short transaction.
-        try:
-            conn = sqlite3.connect(
-                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the conversation database {self.path}: {exc}") from exc
-        conn.row_factory = sqlite3.Row
-        return conn
-
-    def _header_ok(self) -> bool:
-        # Checked before SQLite opens the file: on close it would delete a -wal it could not use.
-        try:
-            with self.path.open("rb") as f:
-                head = f.read(len(_MAGIC))
-        except FileNotFoundError:
-            return True
-        except OSError as exc:
-            raise StoreError(
-                f"cannot read the conversation database {self.path}: {exc.strerror or exc}"
-            ) from exc
-        return not head or head == _MAGIC
-
-    def _healthy(self, conn: sqlite3.Connection) -> bool:
-        try:
-            # quick_check reads every page but skips index cross-checks: fast enough for a chat log.
-            return [row[0] for row in conn.execute("PRAGMA quick_check")] == ["ok"]
-        except sqlite3.DatabaseError as exc:
-            if _kind(exc) == "damaged":
-                return False
-            conn.close()
-            raise self._error(exc) from exc
-
     def _open(self) -> sqlite3.Connection:
-        conn = self._connect() if self._header_ok() else None
-        if conn is not None and not self._healthy(conn):
-            conn.close()
-            conn = None
-        if conn is None:
-            self._move_aside()
-            conn = self._connect()
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves so every write is one short transaction.
+        conn = dbfile.open_checked(
+            self.path,
+            _WHAT,
+            timeout=self._timeout,
+            recheck=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.row_factory = sqlite3.Row
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a killed process; only power loss may drop the last commits.
@@ -159,38 +113,8 @@ class ConversationStore:
             raise (self._error(exc) if isinstance(exc, sqlite3.Error) else exc) from None
         return conn
 
-    def _move_aside(self) -> None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        dest = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        n = 1
-        while dest.exists():  # two failures within one second
-            n += 1
-            dest = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
-        try:
-            self.path.replace(dest)
-            # Keep -wal/-shm paired with the moved file so SQLite tools can still read it.
-            for suffix in ("-wal", "-shm"):
-                side = self.path.with_name(self.path.name + suffix)
-                if side.exists():
-                    side.replace(dest.with_name(dest.name + suffix))
-        except OSError as exc:
-            raise StoreError(
-                f"the conversation database {self.path} is damaged and cannot be moved aside: "
-                f"{exc.strerror or exc} (move or delete it yourself)"
-            ) from exc
-        warnings.warn(
-            f"The conversation database {self.path} was damaged; moved it to {dest} and started a new one.",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-
     def _error(self, exc: sqlite3.Error) -> StoreError:
-        if _kind(exc) == "locked":
-            return StoreError(
-                f"the conversation database {self.path} is locked by another program "
-                "(close other Sori windows and try again)"
-            )
-        return StoreError(f"conversation database {self.path}: {' '.join(str(exc).split())}")
+        return dbfile.error(exc, self.path, _WHAT)
 
     @contextmanager
     def _cursor(self, write: bool = False) -> Iterator[sqlite3.Connection]:

@@ -81,7 +81,7 @@ def test_ask_audio_out(sori, tmp_path):
     assert "paris" in r.stdout.lower()
     assert "first_audio_ms" in r.stderr  # -v prints per-stage timings
     with wave.open(str(out)) as w:
-        assert w.getframerate() == 22050 and w.getnframes() > 22050 // 2
+        assert w.getframerate() == 24000 and w.getnframes() > 24000 // 2  # the default voice, hibari
 
 
 def test_no_speaker_is_a_clear_error(sori):

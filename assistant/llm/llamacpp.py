@@ -5,12 +5,14 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant import interrupt
 from assistant.errors import ConfigError, EngineError, InputError
 from assistant.llm import ChatMessage, Generation
 from assistant.llm.toolcall import TOOL_CLOSE, TOOL_OPEN, call_schema, held_back, parse_tool_calls
@@ -20,6 +22,13 @@ from assistant.models import ResolvedModel
 _MIN_ANSWER_TOKENS = 64
 GGUF_TEMPLATE = "gguf"
 _STATE_MAGIC = b"SORIKV1\n"  # chat_format value meaning: the chat template stored in the GGUF file
+
+
+def _stop_requested(_data: object) -> bool:
+    if not interrupt.STOP.is_set():
+        return False
+    logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)  # its note on the abort is not for users
+    return True
 
 
 def gpu_offload_supported() -> bool:
@@ -96,6 +105,10 @@ class LlamaCppChat:
                 "truncated or not a llama.cpp model: check it with 'sori models verify' or pick another"
             ) from None
         self._formatter = self._make_formatter(llama)
+        # Checked by llama.cpp during every decode: a Ctrl-C in `sori ask` ends even a long prompt's
+        # evaluation. Kept on self, as llama.cpp holds only the pointer.
+        self._abort = llama_cpp.ggml_abort_callback(_stop_requested)
+        llama_cpp.llama_set_abort_callback(llama.ctx, self._abort, None)
         self.n_gpu_layers_used = layers
         self._llama = llama
         return llama

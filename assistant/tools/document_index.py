@@ -12,11 +12,11 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant import paths
+from assistant import dbfile, paths
 
 SUFFIXES = {".txt", ".md", ".markdown", ".pdf"}
 PASSAGE_CHARS = 500
@@ -76,10 +76,7 @@ class SyncReport:
 @contextmanager
 def _db(db_path: Path | None) -> Iterator[sqlite3.Connection]:
     path = db_path or default_db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_SCHEMA)
+    with dbfile.connect(path, "documents index", _SCHEMA, timeout=30, isolation_level=None) as conn:
         yield conn
 
 

@@ -12,6 +12,10 @@ class PluginError(SoriError):
     """A plugin (or a `@tool` function) cannot be used as written; the message says how to fix it."""
 
 
+class NobodyToAsk(Exception):
+    """Raised by a confirm callback when there is no one to ask (no terminal, no window)."""
+
+
 class ToolArgumentError(ValueError):
     """Arguments for a tool do not match its signature; the message names the bad argument."""
 

@@ -15,8 +15,9 @@ from typing import Any
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from assistant.errors import Cancelled
+from assistant.text.utf8 import scrub
 
-from .errors import ToolArgumentError, ToolNotFound
+from .errors import NobodyToAsk, ToolArgumentError, ToolNotFound
 from .loader import ToolRegistry
 from .spec import ToolSpec
 
@@ -39,6 +40,9 @@ class ToolResult:
         data = asdict(self)
         data["arguments"] = to_jsonable_python(self.arguments, fallback=repr)
         return data
+
+
+NOT_ASKED = "not run: it needs the user's confirmation"
 
 
 class _Failed(Exception):
@@ -83,20 +87,16 @@ class ToolExecutor:
             return self._done(name, args, t0, waited, content='{"dry_run": true}', dry_run=True)
         if spec.confirm:
             sentence = spec.confirmation(values)
+            nobody = f"{NOT_ASKED} and there is no terminal to ask on (ask in sori chat): {sentence}"
             if self.confirm is None:
-                return self._done(
-                    name,
-                    args,
-                    t0,
-                    waited,
-                    confirmed=False,
-                    error=f"not run: it needs the user's confirmation and none can be asked here: {sentence}",
-                )
+                return self._done(name, args, t0, waited, confirmed=False, error=nobody)
             asked = time.perf_counter()
             try:
                 confirmed = bool(self.confirm(sentence))
             except Cancelled:
                 raise
+            except NobodyToAsk:  # not confirmed, but nobody was asked, so nobody declined
+                return self._done(name, args, t0, waited, confirmed=False, error=nobody)
             except Exception as exc:  # e.g. EOF at the prompt: treat as a no
                 confirmed = False
                 sentence = f"{sentence} (the question failed: {type(exc).__name__})"
@@ -156,11 +156,14 @@ class ToolExecutor:
         confirmed: bool | None = None,
         dry_run: bool = False,
     ) -> ToolResult:
+        # A plugin's text (a file name read from disk, say) may hold bytes that are not UTF-8: they would
+        # fail the store and the tokenizer, so they become U+FFFD here, where every result comes through.
+        error = scrub(error) if error is not None else None
         result = ToolResult(
             name=name,
             arguments=args,
             ok=error is None,
-            content=content if error is None and content is not None else (error or ""),
+            content=scrub(content) if error is None and content is not None else (error or ""),
             error=error,
             duration_ms=(time.perf_counter() - t0 - waited) * 1000,
             confirmed=confirmed,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import importlib.util
 import linecache
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LoadError, PluginError
+from .probe import Probe, Unchecked
 from .spec import ToolSpec
 
 IMPORT_TIMEOUT_S = 10.0  # a plugin that hangs while loading must not hang Sori
@@ -124,14 +127,34 @@ def _run_with_timeout(path: Path, name: str) -> types.ModuleType:
     worker.start()
     worker.join(IMPORT_TIMEOUT_S)
     if worker.is_alive():
+        # It passed the checking process, so this is rare (a hang that depends on the moment): stop a
+        # Python loop as well as Python can, by raising SystemExit inside it.
+        if worker.ident is not None:
+            raise_in = ctypes.pythonapi.PyThreadState_SetAsyncExc
+            raise_in(ctypes.c_ulong(worker.ident), ctypes.py_object(SystemExit))
         raise TimeoutError(f"did not finish loading within {IMPORT_TIMEOUT_S:g} s")
     if "error" in box:
         raise box["error"]
     return box["module"]
 
 
-def load_file(path: Path, *, check_permissions: bool) -> Loaded:
-    """Load one plugin file fresh; any failure disables just this file and is recorded."""
+def try_import(path: Path) -> dict[str, Any]:
+    """Import path once, here and now (in the checking process): {"ok": True}, or the line and message."""
+    name = module_name(path)
+    try:
+        _exec_source(path, name)
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt: all are the file's failure
+        return {"ok": False, "line": _error_line(exc, path), "message": describe(exc, path)}
+    finally:
+        sys.modules.pop(name, None)
+    return {"ok": True}
+
+
+def load_file(path: Path, *, check_permissions: bool, probe: Probe | None = None) -> Loaded:
+    """Load one plugin file fresh; any failure disables just this file and is recorded.
+
+    With a probe, the file is imported in the checking process first, and here only if it did so in time.
+    """
     result = Loaded(file=path, signature=file_signature(path))
     if result.signature is None:
         result.error = LoadError(path, None, "file not found")
@@ -139,6 +162,11 @@ def load_file(path: Path, *, check_permissions: bool) -> Loaded:
     if check_permissions and (problem := permission_problem(path)):
         result.error = LoadError(path, None, problem)
         return result
+    if probe is not None:
+        with contextlib.suppress(Unchecked):  # no checking process: import here, as before
+            result.error = probe.check(path, IMPORT_TIMEOUT_S)
+        if result.error is not None:
+            return result
     name = module_name(path)
     sys.modules.pop(name, None)
     linecache.checkcache(str(path))  # tracebacks must show the current text, not an earlier version

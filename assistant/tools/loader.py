@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .errors import LoadError, ToolNotFound
 from .importer import Loaded, file_signature, load_entry_point, load_file, module_name, permission_problem
+from .probe import Probe
 from .spec import ToolSpec
 
 ENTRY_POINT_GROUP = "sori.plugins"
@@ -50,6 +51,8 @@ class ToolRegistry:
         self._ever_loaded = False
         self._watcher: threading.Thread | None = None
         self._stop = threading.Event()
+        self._probe = Probe()  # imports the user's files first where a hung one can be stopped
+        self._keep_probe = False  # while watching: an edited file is checked without a start-up
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -90,13 +93,28 @@ class ToolRegistry:
         """Rescan everything from scratch: every file is executed again, entry points looked up again."""
         with self._load_lock:
             candidates, folder_errors = self._discover()
-            self._loaded = {c.path: load_file(c.path, check_permissions=not c.trusted) for c in candidates}
+            if any(not c.trusted for c in candidates):
+                self._probe.start()  # its start-up overlaps loading the built-ins
+            try:
+                self._loaded = {c.path: self._load(c) for c in candidates}
+            finally:
+                if not self._keep_probe:
+                    self._probe.close()
             self._from_packages = (
                 [load_entry_point(ep) for ep in _entry_points()] if self.entry_points else []
             )
             self._folder_errors = folder_errors
             self._ever_loaded = True
             self._publish()
+
+    def _load(self, cand: _Candidate) -> Loaded:
+        # Built-in files are part of Sori; the user's files go through the checking process first.
+        probe = None if cand.trusted else self._probe
+        return load_file(cand.path, check_permissions=not cand.trusted, probe=probe)
+
+    @property
+    def watching(self) -> bool:
+        return self._watcher is not None and self._watcher.is_alive()
 
     def _discover(self) -> tuple[list[_Candidate], list[LoadError]]:
         """The plugin files to load, in order (built-ins, folders, given files), and refused folders."""
@@ -166,14 +184,18 @@ class ToolRegistry:
             candidates, folder_errors = self._discover()
             changed = folder_errors != self._folder_errors
             loaded: dict[Path, Loaded] = {}
-            for cand in candidates:
-                old = self._loaded.get(cand.path)
-                # A missing file (signature None) stays missing quietly instead of "changing" every poll.
-                if old is not None and old.signature == file_signature(cand.path):
-                    loaded[cand.path] = old
-                else:
-                    loaded[cand.path] = load_file(cand.path, check_permissions=not cand.trusted)
-                    changed = True
+            try:
+                for cand in candidates:
+                    old = self._loaded.get(cand.path)
+                    # A missing file (signature None) stays missing quietly, not "changing" every poll.
+                    if old is not None and old.signature == file_signature(cand.path):
+                        loaded[cand.path] = old
+                    else:
+                        loaded[cand.path] = self._load(cand)
+                        changed = True
+            finally:
+                if not self._keep_probe:
+                    self._probe.close()
             for gone in set(self._loaded) - set(loaded):
                 sys.modules.pop(module_name(gone), None)  # a deleted plugin's module should not linger
                 changed = True
@@ -184,10 +206,14 @@ class ToolRegistry:
 
     def start_watching(self, interval: float = 0.5, on_change: Callable[[], None] | None = None) -> None:
         """Poll the plugin files every `interval` seconds in a daemon thread; reload what changed."""
-        if self._watcher is not None and self._watcher.is_alive():
+        if self.watching:
             return
-        if not self._ever_loaded:
-            self.load()
+        with self._load_lock:
+            self._keep_probe = True
+            if not self._ever_loaded:
+                self.load()
+            if self.files or any(d.is_dir() for d in self.dirs):
+                self._probe.start()  # a file added or edited later is checked at once (~0.3 s start-up)
         self._stop.clear()
 
         def watch() -> None:
@@ -207,6 +233,9 @@ class ToolRegistry:
         if self._watcher is not None:
             self._watcher.join(timeout=15)
             self._watcher = None
+        with self._load_lock:
+            self._keep_probe = False
+            self._probe.close()
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:

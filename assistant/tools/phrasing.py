@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from assistant.tools.executor import ToolResult
+from assistant.tools.executor import NOT_ASKED, ToolResult
 
 
 def _scalar(value: Any) -> bool:
@@ -17,6 +17,8 @@ def _scalar(value: Any) -> bool:
 
 
 def phrase(result: ToolResult) -> str:
+    if result.confirmed is False and (result.error or "").startswith(NOT_ASKED):
+        return "I did not do it: it needs your yes, and there is no terminal to ask on here (use sori chat)."
     if result.confirmed is False:
         return "All right, I did not do it."
     if not result.ok:

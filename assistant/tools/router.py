@@ -19,6 +19,9 @@ from assistant.tools.spec import ToolSpec
 
 log = logging.getLogger(__name__)
 
+# Words any request may have. Like "tell" and "give", the verbs that tell Sori what to answer ("say only
+# the word ready", "reply with yes") ask for no tool: "say" from "what does my contract say about noise"
+# once offered search_documents to "Say only the word ready.", and the model called it.
 _STOP = frozenset(
     """
     a an the and or but if of to in on at for from by with about into over is are was were be been am do
@@ -27,6 +30,7 @@ _STOP = frozenset(
     get make there here some any all one s t just up out so than then them they we us our he she his her
     not no yes now right today thing things something want need like know zero one two three four five
     six seven eight nine ten twenty thirty forty fifty hundred cannot without tool see
+    say says said reply answer respond repeat word words only
     """.split()
 )
 

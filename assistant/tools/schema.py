@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import typing
 from collections.abc import Callable
@@ -140,6 +141,8 @@ def flat_schema(model: type[BaseModel], tool_name: str) -> dict[str, Any]:
         for key, value in node.items():
             if key in ("$ref", "$defs") or (key == "title" and isinstance(value, str)):
                 continue
+            if key == "default" and not _plain_json(value):
+                continue  # NaN, infinity: no JSON can say it (the default still applies when called)
             if key in _DATA_KEYS:
                 out[key] = value
             elif key in _SCHEMA_MAPS and isinstance(value, dict):
@@ -155,4 +158,23 @@ def flat_schema(model: type[BaseModel], tool_name: str) -> dict[str, Any]:
         return {**{k: out[k] for k in ("type", "description") if k in out}, **out}
 
     flat = walk(raw, ())
-    return {"type": "object", "properties": flat.get("properties", {}), "required": flat.get("required", [])}
+    schema = {
+        "type": "object",
+        "properties": flat.get("properties", {}),
+        "required": flat.get("required", []),
+    }
+    if not _plain_json(schema):
+        raise PluginError(
+            f"tool {tool_name}: a parameter's choices are not plain JSON values (NaN or infinity); use "
+            "strings or finite numbers"
+        )
+    return schema
+
+
+def _plain_json(value: Any) -> bool:
+    """Whether value is JSON every parser reads (json.dumps would write NaN, which grammars reject)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -12,12 +12,12 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from assistant import paths
+from assistant import dbfile, paths
 
 MIN_SECONDS = 1
 MAX_SECONDS = 7 * 24 * 3600
@@ -99,12 +99,8 @@ class Timer:
 def connect(db_path: Path | None = None) -> Iterator[sqlite3.Connection]:
     """A fresh connection per use (cheap, and safe across threads), committed when the block ends."""
     path = Path(db_path) if db_path is not None else default_db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path, timeout=10)) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_SCHEMA)
-        with conn:
-            yield conn
+    with dbfile.connect(path, "timers database", _SCHEMA, timeout=10) as conn, conn:
+        yield conn
 
 
 def _row(row: tuple) -> Timer:

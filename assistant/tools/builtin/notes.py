@@ -6,10 +6,10 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from datetime import datetime
 
-from assistant import paths
+from assistant import dbfile, paths
 from assistant.tools import tool
 
 MAX_CHARS = 5000  # a note is something said in one go
@@ -24,10 +24,7 @@ CREATE TABLE IF NOT EXISTS notes (
 @contextmanager
 def _db() -> Iterator[sqlite3.Connection]:
     path = paths.data_dir() / "notes.sqlite3"  # looked up per call: tests and users move the data folder
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path, timeout=10)) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_SCHEMA)
+    with dbfile.connect(path, "notes database", _SCHEMA, timeout=10) as conn:
         # SQLite's own LIKE folds ASCII only; this folds "Ä" and "ß" too.
         conn.create_function("casefold", 1, lambda s: s.casefold() if s else s, deterministic=True)
         with conn:

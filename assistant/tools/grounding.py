@@ -1,0 +1,98 @@
+"""Arguments the user never said: a call's text arguments must come from the conversation.
+
+A grammar makes a call valid JSON for the tool's schema, but not true: asked to "set a timer for five
+minutes", a small model filled in label="laundry", the example in set_timer's docstring. So a text argument
+with words of its own (beyond the tool's name) must share one with what was said in the conversation: an
+optional one that does not is left out (the tool's default applies). A required one is the model's to work
+out ("the capital of France" -> "Paris", "euros" -> "EUR"), unless its words come from the tool's own
+description: then it was copied from an example, and the call is not what the user asked for. A value from
+a declared list of choices (an enum) is a choice, never made up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from assistant.llm.toolcall import ToolCall
+
+from .router import _STOP, _stem
+
+_NUMBERS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+).split()
+_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_VALUES = {**{w: str(i) for i, w in enumerate(_NUMBERS)}, **{w: str(n) for w, n in _TENS.items()}}
+
+
+def said_words(texts: Iterable[str]) -> set[str]:
+    """The stemmed words (and numbers, "nine" as 9 too) of what was said, to check arguments against."""
+    said = {w for text in texts for w in _words(text)}
+    spoken = {_VALUES[w] for text in texts for w in re.findall(r"[a-z]+", text.lower()) if w in _VALUES}
+    return said | spoken
+
+
+def _words(text: str) -> set[str]:
+    found = re.findall(r"[a-z]+|\d+", text.lower().replace("_", " "))
+    return {_stem(w) for w in found if w not in _STOP}
+
+
+def invented(value: str, said: set[str], tool_name: str) -> bool:
+    """Whether a text argument has words of its own and none of them was said."""
+    own = _words(value) - _words(tool_name)  # "timer" in a set_timer label adds nothing either way
+    return bool(own) and not own & said
+
+
+def _descriptions(node: Any) -> Iterable[str]:
+    """Every description in a tool's schema, nested ones included."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                yield value
+            else:
+                yield from _descriptions(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _descriptions(item)
+
+
+def _is_choice(schema: Any) -> bool:
+    return isinstance(schema, dict) and (
+        "enum" in schema or any(_is_choice(s) for s in schema.get("anyOf", []))
+    )
+
+
+def ground(call: ToolCall, tool: dict[str, Any] | None, said: set[str]) -> ToolCall | None:
+    """The call without the optional text arguments nobody said, or None if a required one was copied
+    from the tool's description."""
+    if tool is None:
+        return call
+    params = tool["function"].get("parameters") or {}
+    props, required = params.get("properties", {}), set(params.get("required", []))
+    described: set[str] | None = None
+    kept: dict[str, Any] = {}
+    for key, value in call.arguments.items():
+        if isinstance(value, str) and not _is_choice(props.get(key)) and invented(value, said, call.name):
+            if key not in required:
+                continue  # left out: the tool's default, not a guess
+            if described is None:
+                described = said_words(_descriptions(tool["function"]))
+            if (_words(value) - _words(call.name)) & described:
+                return None
+        kept[key] = value
+    return call if kept == call.arguments else ToolCall(call.name, kept)
+
+
+def ground_calls(calls: Iterable[ToolCall], tools: list[dict[str, Any]], texts: Iterable[str]) -> list | None:
+    """Each call grounded in `texts` (the conversation so far), or None if one made up a required argument."""
+    said = said_words(texts)
+    by_name = {t["function"]["name"]: t for t in tools}
+    out = []
+    for call in calls:
+        kept = ground(call, by_name.get(call.name), said)
+        if kept is None:
+            return None
+        out.append(kept)
+    return out
