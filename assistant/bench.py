@@ -142,40 +142,21 @@ def bench_llm(assistant: Assistant, runs: int) -> dict:
     return {"model": llm.name, "prompts": len(PROMPTS), "max_tokens": max_tokens, "sori": s, "bare": b}
 
 
-def bench_tts(assistant: Assistant, runs: int) -> dict:
-    from piper import PiperVoice, SynthesisConfig
+def bench_tts(assistant: Assistant, runs: int, sentences: Path | None = None) -> dict:
+    from assistant.bench_tts import bench_tts as run
 
-    sentences = [
-        s.strip() for s in (shared_dir() / "eval" / "harvard.txt").read_text().splitlines() if s.strip()
-    ]
-    tts = assistant.tts
-    tts.load()  # type: ignore[attr-defined]
-    bare_voice = PiperVoice.load(tts.model.path)  # type: ignore[attr-defined]
-    syn = SynthesisConfig(length_scale=1.0 / assistant.settings.tts.speaking_rate)
-
-    def measure(make) -> dict[str, float]:
-        firsts, audio_s, t_all = [], 0.0, time.perf_counter()
-        for sentence in sentences:
-            t0 = time.perf_counter()
-            for i, (samples, rate) in enumerate(make(sentence)):
-                if i == 0:
-                    firsts.append((time.perf_counter() - t0) * 1000)
-                audio_s += len(samples) / rate
-        return {"rtf": (time.perf_counter() - t_all) / audio_s, "first_chunk_ms": _median(firsts)}
-
-    def sori() -> dict[str, float]:
-        return measure(lambda s: ((c.samples, c.sample_rate) for c in tts.synthesize(s)))
-
-    def bare() -> dict[str, float]:
-        return measure(
-            lambda s: ((c.audio_float_array, c.sample_rate) for c in bare_voice.synthesize(s, syn))
-        )
-
-    s, b = _pair(runs, sori, bare)
-    return {"voice": tts.name, "sentences": len(sentences), "sori": s, "bare": b}
+    return run(assistant, runs, sentences or shared_dir() / "eval" / "harvard.txt")
 
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.target == "echo":
+        from assistant.bench_echo import run_echo_bench
+
+        return run_echo_bench(args, settings)
+    if args.target == "bfcl":
+        from assistant.bfcl.bench import run_bfcl_bench
+
+        return run_bfcl_bench(args, settings)
     if args.runs is None:
         args.runs = {"latency": 1, "barge-in": 8}.get(args.target, 3)
     if args.runs < 1:
@@ -185,7 +166,10 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         return _run_voice_bench(args, assistant)
     if args.target == "tools":
         return _run_tools_bench(args, assistant)
-    result = {"stt": bench_stt, "llm": bench_llm, "tts": bench_tts}[args.target](assistant, args.runs)
+    if args.target == "tts":
+        result = bench_tts(assistant, args.runs, getattr(args, "cases", None))
+    else:
+        result = {"stt": bench_stt, "llm": bench_llm}[args.target](assistant, args.runs)
     s, b = result["sori"], result["bare"]
     result["ratio"] = {k: round(s[k] / b[k], 3) if b[k] else None for k in s}
     result["runs"] = args.runs
@@ -194,13 +178,30 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(
         f"bench {args.target}: "
-        + ", ".join(f"{k}={v}" for k, v in result.items() if k not in ("sori", "bare", "ratio", "runs"))
+        + ", ".join(
+            f"{k}={v}" for k, v in result.items() if k not in ("sori", "bare", "ratio", "runs", "voices")
+        )
     )
     print(f"{'metric':32} {'sori':>10} {'bare':>10} {'sori/bare':>10}")
     for k in s:
         ratio = result["ratio"][k]
         print(f"{k:32} {s[k]:10.3f} {b[k]:10.3f} {ratio if ratio is not None else float('nan'):10.3f}")
+    if "voices" in result:
+        _print_voices(result)
     return 0
+
+
+def _print_voices(result: dict) -> None:
+    """Each voice: Sori's engine beside its bare library; WER is the round trip through the profile's STT."""
+    heard = f"{result['sentences']} sentences of {result['file']}, heard by {result['stt']}"
+    print(f"every usable voice ({heard}):")
+    print(f"{'voice':26} {'engine':18} {'':5} {'WER':>6} {'RTF':>7} {'first ms':>9}")
+    for v in result["voices"]:
+        for side in ("sori", "bare"):
+            m = v[side]
+            wer = f"{m['wer']:6.1%}" if "wer" in m else f"{'':6}"
+            name, engine = (v["voice"], v["engine"]) if side == "sori" else ("", "")
+            print(f"{name:26} {engine:18} {side:5} {wer} {m['rtf']:7.3f} {m['first_chunk_ms']:9.1f}")
 
 
 def _run_voice_bench(args: argparse.Namespace, assistant: Assistant) -> int:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from assistant import __version__
 from assistant.errors import SoriError
+from assistant.interrupt import SIGTERM_EXIT, Terminated, install_sigterm, restore_sigterm
+from assistant.oneshot import ask_on_terminal, check_files, speaking, transcribe_one, warn_plugin_errors
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
         "--stt-model", metavar="ID|PATH", help="speech model: catalog id or CTranslate2 Whisper folder"
     )
     p.add_argument("--llm-model", metavar="ID|PATH", help="chat model: catalog id or .gguf file")
-    p.add_argument("--voice", metavar="ID|PATH", help="voice: catalog id or Piper .onnx file")
+    p.add_argument(
+        "--voice", metavar="VOICE", help="voice: catalog id, Piper .onnx, sherpa-onnx folder or pocket:NAME"
+    )
     p.add_argument(
         "--llm-server", metavar="URL", help="use an OpenAI-compatible server instead of a local model"
     )
@@ -72,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="with --audio-in: seconds of silence after each recording (default 8)",
     )
+    c.add_argument(
+        "--room",
+        type=int,
+        nargs="?",
+        const=0,
+        metavar="SEED",
+        help="with --audio-in: hear it in a simulated room where Sori's answers echo back (seeded)",
+    )
 
     a = sub.add_parser("ask", help="answer one question and exit")
     a.add_argument("text", nargs="?", help="the question (or use --audio-in)")
@@ -98,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list, install, verify the models")
     msub = m.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     msub.add_parser("list", help="the catalog, and what is installed")
-    mi = msub.add_parser("install", help="assemble and verify a profile's models")
+    mi = msub.add_parser("install", help="assemble and verify a profile's models (or the catalog ids given)")
+    mi.add_argument("ids", nargs="*", metavar="ID", help="catalog models to install instead (another voice)")
     mi.add_argument("--profile", dest="install_profile", choices=["default", "small"])
     mi.add_argument("--force", action="store_true", help="assemble again even if installed")
     msub.add_parser("verify", help="re-check every installed model's sha256")
@@ -129,9 +142,15 @@ def _parser() -> argparse.ArgumentParser:
     pn = plsub.add_parser("new", help="write a commented plugin template into your plugins folder")
     pn.add_argument("name")
 
+    from assistant.voice_cli import add_parser as add_voice_parser
+
+    add_voice_parser(sub)
+
     b = sub.add_parser("bench", help="benchmark an engine against the bare library")
-    b.add_argument("target", choices=["stt", "llm", "tts", "latency", "barge-in", "tools"])
-    b.add_argument("--cases", type=Path, metavar="FILE", help="tools: a tool-call case file (JSON lines)")
+    b.add_argument("target", choices=["stt", "llm", "tts", "latency", "barge-in", "tools", "echo", "bfcl"])
+    b.add_argument(
+        "--cases", type=Path, metavar="FILE", help="tools: a tool-call case file (JSON lines); tts: sentences"
+    )
     b.add_argument("--limit", type=int, metavar="N", help="latency: only the first N questions")
     b.add_argument(
         "--runs",
@@ -139,6 +158,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="repetitions (default: 3; latency: 1 pass over the 16 questions; barge-in: 8 interruptions)",
     )
+    b.add_argument("--scenes", type=int, metavar="N", help="echo: simulated rooms (default 40)")
+    b.add_argument("--data", type=Path, metavar="FOLDER", help="bfcl: BFCL_*.json (default bfcl-eval's)")
+    b.add_argument(
+        "--categories",
+        metavar="LIST",
+        help="bfcl: comma-separated (default simple_python,multiple,irrelevance,parallel)",
+    )
+    b.add_argument("--sample", type=int, metavar="N", help="bfcl: cases per category (default 20; 0 = all)")
+    b.add_argument("--seed", type=int, default=0, help="bfcl: which cases are sampled (default 0)")
     b.add_argument("--json", action="store_true")
     return p
 
@@ -163,6 +191,7 @@ def _settings(args: argparse.Namespace):
     return apply_overrides(settings, **overrides) if overrides else settings
 
 
+MAX_SAY_CHARS = 20_000  # about 20 minutes of speech; more is a paste accident
 _OPEN: list = []  # assistants this command created, closed before the interpreter exits
 
 
@@ -170,8 +199,38 @@ def _assistant(args: argparse.Namespace):
     from assistant.core import Assistant
 
     assistant = Assistant(_settings(args))
+    assistant.notice = note
     _OPEN.append(assistant)
     return assistant
+
+
+_NOTED: set[str] = set()
+
+
+def note(message: str) -> None:
+    """Tell the user something about their input, once per run however often it happens."""
+    if message not in _NOTED:
+        _NOTED.add(message)
+        print(f"sori: note: {message}", file=sys.stderr)
+
+
+def _undecodable_bytes_replaced(args: argparse.Namespace) -> None:
+    """Text arguments with bytes that are not UTF-8 get U+FFFD; piped stdin keeps them for the same.
+
+    Paths stay as they are: an undecodable file name is still a valid name to open.
+    """
+    from assistant.text.utf8 import NOT_UTF8, scrub
+
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")  # a bad byte must not end input() with UnicodeDecodeError
+    for key, value in vars(args).items():
+        if isinstance(value, str) and scrub(value) != value:
+            setattr(args, key, scrub(value))
+            note(NOT_UTF8)
+        elif isinstance(value, list) and any(isinstance(v, str) and scrub(v) != v for v in value):
+            setattr(args, key, [scrub(v) if isinstance(v, str) else v for v in value])
+            note(NOT_UTF8)
 
 
 def _print_timings(timings: dict[str, float]) -> None:
@@ -180,16 +239,20 @@ def _print_timings(timings: dict[str, float]) -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.errors import InputError
+    from assistant.interrupt import run_cancellable
 
     if (args.text is None) == (args.audio_in is None):
         raise InputError("give a question as TEXT or as --audio-in FILE (one of them)")
+    check_files(audio_in=args.audio_in, audio_out=args.audio_out)  # before any work
     assistant = _assistant(args)
+    if sys.stdin.isatty():
+        assistant.confirm = ask_on_terminal  # else nobody can be asked, and the answer says so
     timings: dict[str, float] = {}
     transcript = None
     duration = None
     if args.audio_in is not None:
         t0 = time.perf_counter()
-        result = assistant.transcribe(args.audio_in)
+        result = run_cancellable(lambda cancel: assistant.transcribe(args.audio_in))
         timings["stt_ms"] = (time.perf_counter() - t0) * 1000
         transcript, duration = result.text, result.duration_s
         if not transcript:
@@ -197,20 +260,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
     question = transcript if transcript is not None else args.text
     speech = _speech_output(assistant, args.audio_out, args.speak or bool(args.audio_out))
     conv = assistant.store.new_conversation()
+    warn_plugin_errors(assistant)
     t0 = time.perf_counter()
-    try:
-        reply = assistant.reply(
-            conv.id,
-            question,
-            source="spoken" if transcript is not None else "typed",
-            audio_duration_s=duration,
-            speech=speech,
-            timings_ms=timings,
+    with speaking(speech):
+        # On a worker thread: the first Ctrl-C stops the answer even while llama.cpp is loading.
+        reply = run_cancellable(
+            lambda cancel: assistant.reply(
+                conv.id,
+                question,
+                source="spoken" if transcript is not None else "typed",
+                audio_duration_s=duration,
+                speech=speech,
+                timings_ms=timings,
+                cancel=cancel,
+            ),
+            on_cancel=speech.stop if speech is not None else None,
         )
-    finally:
-        if speech is not None:
-            speech.sink.close()
     timings = reply.timings_ms
+    out = sys.stderr if str(args.audio_out) == "-" else sys.stdout  # stdout carries the WAV then
     timings["total_ms"] = (time.perf_counter() - t0) * 1000 + timings.get("stt_ms", 0.0)
     if args.json:
         print(
@@ -221,12 +288,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     "tool_calls": reply.tool_calls,
                     "timings_ms": {k: round(v, 1) for k, v in timings.items()},
                 }
-            )
+            ),
+            file=out,
         )
     else:
         if transcript is not None and args.verbose:
             print(f"(heard: {transcript})", file=sys.stderr)
-        print(reply.text)
+        print(reply.text, file=out)
     if args.verbose:
         _print_timings(timings)
     return 0
@@ -240,31 +308,25 @@ def _speech_output(assistant, audio_out: Path | None, wanted: bool):
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from assistant.audio.decode import SAMPLE_RATE, decode_file
+    """Each file in turn; a bad one is reported on one line and the others still done (exit 1 then)."""
+    from assistant.audio.decode import check_audio_file
+    from assistant.errors import AudioInputError
 
     assistant = _assistant(args)
-    stt = assistant.stt
-    language = args.language or assistant.settings.stt.language or None
-    results = []
+    assistant.stt  # noqa: B018 - the model is checked (not loaded) before any input is read
+    results: list[dict] = []
+    failed = 0
     for f in args.files:
         t0 = time.perf_counter()
-        if args.split_channels:
-            channels = decode_file(f, split_stereo=True)
-            parts = [stt.transcribe(c, language=language, translate=args.translate) for c in channels]
-            text = "\n".join(f"[{side}] {r.text}" for side, r in zip(("left", "right"), parts, strict=True))
-            results.append(
-                {
-                    "file": str(f),
-                    "text": text,
-                    "language": parts[0].language,
-                    "duration_s": round(len(channels[0]) / SAMPLE_RATE, 3),
-                }
-            )
-        else:
-            r = stt.transcribe(f, language=language, translate=args.translate)
-            results.append(
-                {"file": str(f), "text": r.text, "language": r.language, "duration_s": round(r.duration_s, 3)}
-            )
+        try:
+            check_audio_file(f)  # before the model loads (on the first good file)
+            results.append(transcribe_one(assistant, f, args))
+        except AudioInputError as exc:
+            print(f"sori: error: {exc}", file=sys.stderr, flush=True)
+            failed += 1
+            if args.json:
+                results.append({"file": str(f), "error": str(exc)})
+            continue
         if args.verbose:
             _print_timings({"stt_ms": (time.perf_counter() - t0) * 1000})
         if not args.json:
@@ -272,7 +334,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             print(prefix + results[-1]["text"], flush=True)
     if args.json:
         print(json.dumps(results, ensure_ascii=False))
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_say(args: argparse.Namespace) -> int:
@@ -280,14 +342,18 @@ def cmd_say(args: argparse.Namespace) -> int:
 
     if not args.text.strip():
         raise InputError("nothing to say: the text is empty")
+    if len(args.text) > MAX_SAY_CHARS:
+        raise InputError(
+            f"the text is {len(args.text):,} characters long; the limit is {MAX_SAY_CHARS:,}: "
+            "split it and say each part"
+        )
+    check_files(audio_out=args.output)  # before any work
     assistant = _assistant(args)
     speech = _speech_output(assistant, args.output, True)
     t0 = time.perf_counter()
-    try:
+    with speaking(speech):
         speech.say(args.text)
-    finally:
         speech.finish()
-        speech.sink.close()
     if args.verbose:
         _print_timings(
             {
@@ -331,7 +397,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             bars.append(bar)
             return bar.update
 
-        for role, model_id in models.profile_models(profile).items():
+        wanted = [(models.manifest(i).role, i) for i in args.ids] or models.profile_models(profile).items()
+        for role, model_id in wanted:
             report = models.install(model_id, force=args.force, progress=progress)
             for bar in bars:
                 bar.close()
@@ -342,9 +409,15 @@ def cmd_models(args: argparse.Namespace) -> int:
         installed = [m for m in models.catalog() if models.model_dir(m).is_dir()]
         if not installed:
             raise SoriError("no models are installed; fix: sori models install")
-        for model_id in installed:
-            models.verify(model_id)
-            print(f"{model_id}: ok")
+        failed = 0
+        for model_id in installed:  # every model is checked, even after a bad one
+            try:
+                models.verify(model_id)
+                print(f"{model_id}: ok")
+            except SoriError as exc:
+                print(f"sori: error: {exc}", file=sys.stderr)
+                failed += 1
+        return 1 if failed else 0
     elif action == "path":
         value = {"stt": settings.stt.model, "llm": settings.llm.model, "tts": settings.tts.voice}[args.role]
         print(models.resolve(args.role, value, settings.profile).path)
@@ -353,13 +426,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     from assistant import paths
-    from assistant.config import default_config_text, settings_to_toml
+    from assistant.config import default_config_text, mask_secrets, settings_to_toml
 
     path = args.config or paths.config_file()
     if args.config_command == "path":
         print(path)
     elif args.config_command == "show":
-        print(settings_to_toml(_settings(args)), end="")
+        print(mask_secrets(settings_to_toml(_settings(args))), end="")
     else:
         import shlex
         import subprocess
@@ -401,16 +474,37 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    sigterm = install_sigterm()  # first: a SIGTERM while the imports run also ends in one line
+    try:
+        return _main(argv, sigterm)
+    except KeyboardInterrupt as exc:  # before the command started (imports), or after it ended
+        return _interrupted(exc)
+    finally:
+        restore_sigterm(sigterm)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    if isinstance(exc, Terminated):
+        print("\nsori: terminated", file=sys.stderr)
+        return SIGTERM_EXIT
+    print("\nsori: interrupted", file=sys.stderr)
+    return 130
+
+
+def _main(argv: list[str] | None, sigterm: object) -> int:
     import warnings
 
     warnings.showwarning = _show_warning  # one line for the user, not a source excerpt
     args = _parser().parse_args(argv)
+    _undecodable_bytes_replaced(args)
     command = args.command or "chat"
     try:
         if args.command is None:
+            restore_sigterm(sigterm)  # the window handles SIGTERM its own way
             window = _open_window(args)
             if window is not None:
                 return window
+            install_sigterm()
             args = _parser().parse_args([*(argv if argv is not None else sys.argv[1:]), "chat"])
         if command == "chat":
             from assistant.chat_cli import run_chat
@@ -428,6 +522,10 @@ def main(argv: list[str] | None = None) -> int:
             from assistant.plugins_cli import run_plugins
 
             return run_plugins(args, _settings(args))
+        if command == "voice":
+            from assistant.voice_cli import run_voice
+
+            return run_voice(args, _settings(args))
         if command == "doctor":
             from assistant.doctor import run_doctor
 
@@ -447,9 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     except SoriError as exc:
         print(f"sori: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("\nsori: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except BrokenPipeError:
         return 0
     finally:

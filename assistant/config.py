@@ -86,9 +86,16 @@ class LlmSettings(_Section):
 
 
 class TtsSettings(_Section):
-    """Text-to-speech (Piper)."""
+    """Text-to-speech (hibari, Piper, sherpa-onnx voices; sori voice list)."""
 
-    voice: str = Field("", description="catalog id or path to a Piper .onnx (with .onnx.json beside it)")
+    voice: str = Field(
+        "",
+        description='"" = the profile\'s; a catalog id, a Piper .onnx, a sherpa-onnx model folder, '
+        'or "pocket:NAME" (a voice made with sori voice clone)',
+    )
+    pocket_model: str = Field(
+        "", description='Pocket TTS model folder; "" = a sherpa-onnx-pocket-tts-* folder in the models folder'
+    )
     speaking_rate: float = Field(1.0, ge=0.5, le=2.0, description="0.5..2.0")
 
 
@@ -97,6 +104,10 @@ class AudioSettings(_Section):
 
     input_device: str | int = Field("", description='name or index; "" = system default')
     output_device: str | int = Field("", description='name or index; "" = system default')
+    # WebRTC's audio processing on the microphone, before the VAD, barge-in and Whisper (audio/frontend.py).
+    echo_cancellation: bool = Field(True, description="remove Sori's own voice from what the mic hears")
+    noise_suppression: bool = Field(True, description="turn down steady noise (fans, hum) for barge-in")
+    gain_control: bool = Field(False, description="even out the microphone level (quiet or distant voices)")
 
     @field_validator("input_device", "output_device")
     @classmethod
@@ -143,7 +154,7 @@ class VoiceSettings(_Section):
     )
     barge_in: bool = Field(True, description="speaking while Sori talks interrupts it (off for loudspeakers)")
     echo_margin: float = Field(
-        2.0, ge=1.0, le=20.0, description="input must be this much louder than Sori's own echo to count"
+        2.0, ge=1.0, le=20.0, description="the simple canceller's margin (the baseline of sori bench echo)"
     )
     filler: str = Field("One moment.", description='said once while a slow tool runs; "" = nothing')
     confirm_timeout_s: float = Field(
@@ -294,6 +305,17 @@ def apply_overrides(s: Settings, **dotted: object) -> Settings:
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise _validation_error(exc, "option", None, "check the command-line option") from None
+
+
+_SECRET_LINE = re.compile(
+    r'^(\s*[\w.-]*(?:api_?key|token|secret|password|passwd|credential)[\w.-]*\s*=\s*)"(.+)"\s*$',
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def mask_secrets(toml_text: str) -> str:
+    """Hide the values of secret-looking keys (api_key, token, password...) in TOML shown on screen."""
+    return _SECRET_LINE.sub(lambda m: f'{m.group(1)}"********"', toml_text)
 
 
 def settings_to_toml(s: Settings) -> str:

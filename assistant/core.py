@@ -22,6 +22,7 @@ from assistant.llm import ChatMessage, ChatModel, Generation, GenerationStats
 from assistant.speech import SpeechOutput
 from assistant.store import ConversationStore, Message
 from assistant.stt import SpeechToText, Transcription
+from assistant.text.utf8 import NOT_UTF8, scrub
 from assistant.tools.phrasing import phrase
 from assistant.tts import TextToSpeech
 
@@ -59,6 +60,8 @@ class Assistant:
         self._router: tuple[tuple, ToolRouter] | None = None  # (the tool specs it was built from, ToolRouter)
         # Asked before a confirm=True tool runs: the sentence says what will happen; True means go ahead.
         self.confirm: Callable[[str], bool] | None = None
+        # Told something the user should know about their input (bytes that were not UTF-8).
+        self.notice: Callable[[str], None] | None = None
         self.dry_run_tools = False  # record tool calls without running them (evaluation)
         self._build_lock = threading.RLock()
 
@@ -116,11 +119,27 @@ class Assistant:
     def tts(self) -> TextToSpeech:
         with self._build_lock:
             if self._tts is None:
-                from assistant.tts.piper import PiperTTS
+                from assistant.tts.select import VoiceSwitch, make_engine
 
-                model = models.resolve("tts", self.settings.tts.voice, self.profile)
-                self._tts = PiperTTS(model, speaking_rate=self.settings.tts.speaking_rate)
+                self._tts = VoiceSwitch(make_engine(self.settings.tts.voice, self.settings))
             return self._tts
+
+    def set_voice(self, value: str) -> None:
+        """Speak with another voice from the next sentence on; built and loaded before the switch, so a
+        voice that cannot be used raises here and the current one keeps speaking."""
+        from assistant.tts.select import make_engine
+
+        engine = make_engine(value, self.settings)
+        load = getattr(engine, "load", None)
+        if load is not None:
+            load()
+        with self._build_lock:
+            if self._tts is None:
+                from assistant.tts.select import VoiceSwitch
+
+                self._tts = VoiceSwitch(engine)
+            else:
+                self._tts.switch(engine)  # type: ignore[attr-defined]
 
     # -- one turn ----------------------------------------------------------------------------------
     def transcribe(self, audio: np.ndarray | str | Path, *, translate: bool = False) -> Transcription:
@@ -170,9 +189,16 @@ class Assistant:
                     self.tools,
                     default_timeout=p.timeout_s,
                     max_result_chars=p.max_result_chars,
-                    confirm=lambda sentence: bool(self.confirm and self.confirm(sentence)),
+                    confirm=self._confirm,
                 )
             return self._executor
+
+    def _confirm(self, sentence: str) -> bool:
+        if self.confirm is None:
+            from assistant.tools.errors import NobodyToAsk
+
+            raise NobodyToAsk(sentence)
+        return bool(self.confirm(sentence))
 
     def warm(self, tools: list[dict] | None = None) -> None:
         """Load the chat model and get its fixed prompt prefix ready (from the disk cache when saved)."""
@@ -236,7 +262,12 @@ class Assistant:
         The question is committed before generation starts and the answer when it ends, so a crash loses
         at most the answer being generated. A cancelled answer is stored as incomplete.
         """
-        question = question.strip()
+        # Every client's text comes through here (typed, piped, argv, the window, transcripts): the one
+        # place where undecodable bytes become U+FFFD before they reach the store or the tokenizer.
+        clean = scrub(question)
+        if clean != question and self.notice is not None:
+            self.notice(NOT_UTF8)
+        question = clean.strip()
         if not question:
             raise InputError("the question is empty; type or say something")
         if len(question) > MAX_QUESTION_CHARS:
@@ -315,7 +346,11 @@ class Assistant:
                     continue
                 if cancelled or not gen.tool_calls:
                     break
-                fresh = [c for c in gen.tool_calls if _call_key(c) not in seen]
+                grounded = ground_calls(gen.tool_calls, tools, messages)
+                if grounded is None:
+                    tools = []  # a required argument nobody said (copied from an example): answer instead
+                    continue
+                fresh = [c for c in grounded if _call_key(c) not in seen]
                 if not fresh or not allow_calls:
                     if last is not None and not allow_calls:
                         # Asked to answer, the model wrote another call: say the result plainly instead.
@@ -397,7 +432,9 @@ class Assistant:
         if tool is None:
             return None
         gen = Generation()
-        gen.tool_calls = llm.forced_call(messages, tool, self.settings.llm.max_tokens, offered=tools)
+        calls = llm.forced_call(messages, tool, self.settings.llm.max_tokens, offered=tools)
+        # Optional arguments nobody said are left out; a made-up required one: let the model decide.
+        gen.tool_calls = ground_calls(calls, tools, messages) or []
         gen.stats.finish_reason = "fast_path"
         return gen if gen.tool_calls else None
 
@@ -415,6 +452,16 @@ class Assistant:
         finally:
             done.set()
             timer.cancel()
+
+
+def ground_calls(calls: list, tools: list[dict], messages: list[ChatMessage]) -> list | None:
+    """The calls without arguments nobody said in the conversation (None: a required one was made up).
+
+    The system prompt, where the tools' descriptions and their examples are, does not count.
+    """
+    from assistant.tools.grounding import ground_calls as ground
+
+    return ground(calls, tools, [m.content for m in messages if m.role != "system"])
 
 
 def _call_key(call) -> str:

@@ -19,11 +19,21 @@ PACKAGES = [
     "ctranslate2",
     "llama-cpp-python",
     "piper-tts",
+    "hibari-tts",
+    "sherpa-onnx",
     "onnxruntime",
     "pydantic",
     "platformdirs",
     "sounddevice",
     "numpy",
+]
+
+
+DATABASES = [
+    ("conversations.sqlite3", "conversation database"),
+    ("timers.sqlite3", "timers database"),
+    ("notes.sqlite3", "notes database"),
+    ("documents.sqlite3", "documents index"),
 ]
 
 
@@ -64,14 +74,50 @@ def _models(settings: Settings) -> list[Check]:
                 models.verify(resolved.manifest.id)  # full sha256, not just the stamp
             out.append(Check(f"model {role}", True, f"{resolved.name} ({resolved.path})"))
         except SoriError as exc:
-            out.append(
-                Check(
-                    f"model {role}",
-                    False,
-                    str(exc).split("; fix:")[0],
-                    f"sori --profile {settings.profile} models install",
-                )
-            )
+            problem, _, fix = str(exc).partition("; fix: ")
+            if "cannot be read" not in problem:  # a damaged or missing file: assemble it again
+                fix = f"sori --profile {settings.profile} models install"
+            out.append(Check(f"model {role}", False, problem, fix))
+    return out
+
+
+def _databases() -> list[Check]:
+    """Sori's SQLite files: each one usable, or what is wrong with it and the fix (nothing is changed)."""
+    from assistant import dbfile, paths
+
+    out = []
+    for name, what in DATABASES:
+        path = paths.data_dir() / name
+        found = dbfile.problem(path, what)
+        if found is not None:
+            out.append(Check(what, False, found[0], found[1]))
+        else:
+            out.append(Check(what, True, str(path) if path.exists() else f"{path} (created when first used)"))
+    return out
+
+
+def _voices(settings: Settings) -> list[Check]:
+    """Every voice and whether it can speak now; only the chosen one is required (checked above)."""
+    from assistant.tts.select import available_voices
+
+    out = []
+    for v in available_voices(settings):
+        detail = f"{v.engine}, {v.detail}" if v.usable else f"{v.engine}, not usable"
+        out.append(Check(f"voice {v.value}", v.usable, detail, v.detail, required=False))
+    from assistant.tts.cloned import pocket_model_dir
+
+    folder = pocket_model_dir(settings.tts.pocket_model)
+    found = folder is not None and (folder / "vocab.json").is_file()
+    out.append(
+        Check(
+            "Pocket TTS model (voice cloning)",
+            found,
+            str(folder) if found else "not installed",
+            "see README, 'Cloned voices': download sherpa-onnx-pocket-tts-int8-2026-01-26 into "
+            + str(models.paths.models_dir()),
+            required=False,
+        )
+    )
     return out
 
 
@@ -133,6 +179,8 @@ def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
         lambda: [_python()],
         _packages,
         lambda: _models(settings),
+        _databases,
+        lambda: _voices(settings),
         _audio,
         _gpu,
         lambda: [_display()],

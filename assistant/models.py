@@ -48,7 +48,7 @@ class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
     role: Role
-    format: Literal["ctranslate2", "gguf", "piper-onnx"]
+    format: Literal["ctranslate2", "gguf", "piper-onnx", "hibari-onnx"]
     description: str
     license: str
     languages: list[str]
@@ -158,7 +158,8 @@ def _sha256(path: Path, progress: Callable[[int], None] | None = None) -> str:
 def _fix_for(m: Manifest) -> str:
     extra = next((p for p, ids in profiles().items() if m.id in ids.values()), None)
     pkgs = f"pip install 'sori[{extra}]'" if extra else "pip install " + " ".join(m.packages)
-    return f"{pkgs}, then: sori models install"
+    # A model outside every profile (another voice) is installed by its id.
+    return f"{pkgs}, then: sori models install" + ("" if extra else f" {m.id}")
 
 
 def verify_file(m: Manifest, f: ModelFile, target: Path, *, full: bool = False) -> None:
@@ -166,10 +167,22 @@ def verify_file(m: Manifest, f: ModelFile, target: Path, *, full: bool = False) 
 
     A stamp beside the file (sha, size, mtime) skips re-hashing a file already verified, unless full.
     """
+    try:
+        _verify_file(m, f, target, full=full)
+    except OSError as exc:  # unreadable (permissions), a folder in the way, a disk error
+        raise ModelError(
+            f"model {m.id}: {target} cannot be read ({exc.strerror or exc}); fix: chmod a+r '{target}' "
+            "(or sori models install --force)"
+        ) from None
+
+
+def _verify_file(m: Manifest, f: ModelFile, target: Path, *, full: bool) -> None:
     if not target.is_file():
         raise ModelError(
             f"model {m.id}: {target.name} is missing in {target.parent}; fix: sori models install"
         )
+    if not os.access(target, os.R_OK):  # checked even when a stamp would skip the hash
+        raise PermissionError(13, "Permission denied", str(target))
     size = target.stat().st_size
     if size != f.size:
         raise ModelError(
@@ -348,7 +361,10 @@ def _user_model(role: Role, value: str) -> ResolvedModel:
                 "convert with ct2-transformers-converter or use a faster-whisper model folder"
             )
     elif role == "tts" and (path.suffix != ".onnx" or not path.with_name(path.name + ".json").is_file()):
-        raise ModelError(f"tts voice {path} needs a Piper .onnx file with its .onnx.json beside it")
+        raise ModelError(
+            f"tts voice {path} needs a Piper .onnx file with its .onnx.json beside it, or a sherpa-onnx "
+            "model folder; see: sori voice list"
+        )
     return ResolvedModel(role, path, None)
 
 
@@ -364,15 +380,23 @@ def resolve(role: Role, value: str, profile: str) -> ResolvedModel:
         raise ModelError(
             f"model {m.id} is a {m.role} model, not {role}; pick a {role} model (sori models list)"
         )
-    folder = model_dir(m.id)
+    try:
+        folder = model_dir(m.id)
+    except OSError as exc:  # the models folder itself cannot be entered
+        raise ModelError(
+            f"model {m.id}: the models folder {paths.models_dir()} cannot be read ({exc.strerror or exc}); "
+            "fix: check its permissions, or set SORI_MODELS_DIR to a folder you can read"
+        ) from None
     for f in m.files:
         try:
             verify_file(m, f, folder / f.name)
         except ModelError as exc:
             if not (folder / f.name).exists():
-                raise ModelError(
-                    f"model {m.id} is not installed; fix: sori --profile {profile} models install"
-                ) from exc
+                how = f"sori --profile {profile} models install"
+                if m.id not in profile_models(profile).values():
+                    how = f"sori models install {m.id}"
+                raise ModelError(f"model {m.id} is not installed; fix: {how}") from exc
             raise
-    primary = {"gguf": m.files[0].name, "piper-onnx": m.files[0].name}.get(m.format)
+    single_file = m.format in ("gguf", "piper-onnx", "hibari-onnx")  # the first file is the model
+    primary = m.files[0].name if single_file else None
     return ResolvedModel(role, folder / primary if primary else folder, m)

@@ -10,14 +10,19 @@ from typing import Protocol
 import numpy as np
 
 from assistant.audio.clock import Clock, default_clock
-from assistant.audio.wav import WavWriter
-from assistant.errors import SoriError
+from assistant.audio.wav import WavWriter, check_output
+from assistant.errors import AudioOutputError
 
 SLICE_S = 0.02  # paced playback advances in slices this long, so stop() lands within one slice
 
 
-class AudioOutputError(SoriError):
-    pass
+def resample_to(samples: np.ndarray, rate: int, target: int) -> tuple[np.ndarray, int]:
+    """Audio at another rate (a voice switched mid-file); unchanged when the rates match."""
+    if rate == target:
+        return samples, rate
+    import soxr
+
+    return soxr.resample(np.asarray(samples, np.float32), rate, target).astype(np.float32), target
 
 
 class AudioSink(Protocol):
@@ -87,8 +92,7 @@ class WavFileSink:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise AudioOutputError(f"{self.path}: folder {self.path.parent} does not exist")
+        check_output(self.path)  # a folder or a missing folder is an error now, before any work
         self._writer: WavWriter | None = None
         self.seconds = 0.0
 
@@ -96,9 +100,8 @@ class WavFileSink:
         if self._writer is None:
             self._writer = WavWriter(self.path, sample_rate)
         elif self._writer.sample_rate != sample_rate:
-            raise AudioOutputError(
-                f"{self.path}: chunks with different sample rates cannot share one WAV file"
-            )
+            # Another voice from the next sentence on: the file keeps its first rate.
+            samples, sample_rate = resample_to(samples, sample_rate, self._writer.sample_rate)
         self._writer.write(samples)
         self.seconds += len(samples) / sample_rate
 
@@ -106,8 +109,14 @@ class WavFileSink:
         pass
 
     def close(self) -> None:
+        """Put the finished WAV in place."""
         if self._writer is not None:
             self._writer.close()
+
+    def abort(self) -> None:
+        """Drop the audio written so far: an interrupted answer leaves the target as it was."""
+        if self._writer is not None:
+            self._writer.abort()
 
 
 class SpeakerSink:
@@ -126,12 +135,15 @@ class SpeakerSink:
         self._sd = sd
         self.device = device if device not in ("", None) else None
         self._stopped = threading.Event()
+        self.latency_s = 0.0  # play() to sound, as the device reports it (the echo canceller's delay hint)
 
     def play(self, samples: np.ndarray, sample_rate: int) -> None:
         self._stopped.clear()
         try:
             # Low latency keeps little audio buffered in the device, so abort() silences it quickly.
             self._sd.play(samples, sample_rate, device=self.device, latency="low")
+            with contextlib.suppress(Exception):  # a backend that does not say: no hint
+                self.latency_s = float(self._sd.get_stream().latency)
             # Wait in short steps so stop() takes effect within ~20 ms.
             while self._sd.get_stream().active and not self._stopped.wait(SLICE_S):
                 pass

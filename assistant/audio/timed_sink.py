@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.audio.clock import Clock, default_clock
-from assistant.audio.sinks import AudioOutputError, pace_playback
-from assistant.audio.wav import WavWriter
+from assistant.audio.sinks import pace_playback, resample_to
+from assistant.audio.wav import WavWriter, check_output
 
 _RECENT_S = 30.0  # played audio kept in memory for playback_rms()
 
@@ -63,8 +63,7 @@ class TimestampedWavSink:
         on_stop: Callable[[float], None] | None = None,
     ) -> None:
         self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise AudioOutputError(f"{self.path}: folder {self.path.parent} does not exist")
+        check_output(self.path)  # a folder or a missing folder is an error now, before any work
         self.clock = default_clock(clock)
         self.realtime = realtime
         self.on_play = on_play
@@ -92,9 +91,8 @@ class TimestampedWavSink:
         if self._writer is None:
             self._writer = WavWriter(self.path, sample_rate)
         elif self._writer.sample_rate != sample_rate:
-            raise AudioOutputError(
-                f"{self.path}: chunks with different sample rates cannot share one WAV file"
-            )
+            # Another voice from the next sentence on: the file keeps its first rate.
+            samples, sample_rate = resample_to(samples, sample_rate, self._writer.sample_rate)
         self._stopped.clear()
         now = self.clock.now()
         t_start = now if self.realtime else max(now, self.played_until)
