@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -103,3 +104,19 @@ def engines(small_settings):
 
     a = Assistant(small_settings)
     return a.stt, a.llm, a.tts
+
+
+@pytest.fixture
+def assistant(small_settings, engines, tmp_path):
+    """An assistant on the shared loaded engines, with its own store."""
+    from assistant.core import Assistant
+    from assistant.store import ConversationStore
+
+    a = Assistant(small_settings, store=ConversationStore(tmp_path / "c.sqlite3"))
+    a._stt, a._llm, a._tts = engines
+    return a
+
+
+def norm(text: str) -> str:
+    """Lower-case words only, for comparing what was said with what was heard."""
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())

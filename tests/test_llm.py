@@ -40,14 +40,6 @@ def test_typed_json_has_null_transcript(sori):
     assert out["transcript"] is None and out["answer"]
 
 
-@pytest.fixture
-def assistant(small_settings, engines, tmp_path):
-    """An assistant on the shared loaded engines, with its own store."""
-    a = Assistant(small_settings, store=ConversationStore(tmp_path / "c.sqlite3"))
-    a._stt, a._llm, a._tts = engines
-    return a
-
-
 def test_follow_up_reuses_prefix(assistant):
     conv = assistant.store.new_conversation()
     first = assistant.reply(conv.id, "Name one primary colour.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
@@ -12,11 +11,7 @@ import pytest
 
 from assistant.audio.decode import decode_file
 from assistant.errors import AudioInputError
-from tests.conftest import assert_clean_error
-
-
-def norm(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
+from tests.conftest import assert_clean_error, norm
 
 
 def test_jfk_transcript(sori, shared):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import subprocess
 import threading
 import time
@@ -21,17 +20,7 @@ from assistant.core import Assistant
 from assistant.events import BargeIn, ConfirmationAnswered, ConfirmationAsked, ReplyDone, UserSpeechStarted
 from assistant.pipeline import VoiceLoop
 from assistant.store import ConversationStore
-
-
-def norm(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
-
-
-@pytest.fixture
-def assistant(small_settings, engines, tmp_path):
-    a = Assistant(small_settings, store=ConversationStore(tmp_path / "c.sqlite3"))
-    a._stt, a._llm, a._tts = engines
-    return a
+from tests.conftest import norm
 
 
 def run_loop(assistant, source, sink, voice: VoiceSettings | None = None):

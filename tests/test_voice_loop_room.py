@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import math
-import re
 import threading
 
 import jiwer
 import numpy as np
-import pytest
 
 from assistant.audio.decode import SAMPLE_RATE, decode_file
 from assistant.audio.frontend import WebRtcFrontEnd
 from assistant.audio.room import RoomParams, RoomSink, RoomSource
 from assistant.audio.sources import ScriptItem, speech_bounds
-from assistant.core import Assistant
 from assistant.events import BargeIn, ReplyDone
 from assistant.pipeline import VoiceLoop
-from assistant.store import ConversationStore
-from tests.conftest import assert_clean_error
+from tests.conftest import assert_clean_error, norm
 
 # A living room: long reverberation, the speaker 10 cm from the microphone, output buffered 150 ms
 # longer than the sink reports, a small speaker driven into clipping, Sori 10 dB louder than the user.
@@ -34,17 +30,6 @@ LIVING_ROOM = RoomParams(
     noise_snr_db=35.0,
     ser_db=-10.0,
 )
-
-
-def norm(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
-
-
-@pytest.fixture
-def assistant(small_settings, engines, tmp_path):
-    a = Assistant(small_settings, store=ConversationStore(tmp_path / "c.sqlite3"))
-    a._stt, a._llm, a._tts = engines
-    return a
 
 
 def run_loop(assistant, source, sink, answers: int):
