@@ -26,6 +26,8 @@ APM_FRAME = SAMPLE_RATE // 100  # WebRTC processes 10 ms at a time
 # echo`: bursts of residual echo as loud as a user come through in the first 1-2.3 s, none after).
 SETTLE_S = 2.5
 _AUDIBLE = (10 ** (-60 / 20) * 32767) ** 2 * APM_FRAME  # energy of a 10 ms frame at -60 dBFS, in PCM units
+# After Sori's voice stops, its echo rings on in the room (RT60 up to 0.7 s) and AEC3 still works on it.
+QUIET_ROOM_S = 1.0
 _QUIET = (10 ** (-50 / 20) * 32767) ** 2 * APM_FRAME  # a microphone frame below -50 dBFS: no echo to speak of
 
 
@@ -176,6 +178,8 @@ class WebRtcFrontEnd:
         self._mic_pcm = np.frombuffer(self._mic, np.int16)  # views: the APM writes into the bytearrays
         self._rev_pcm = np.frombuffer(self._rev, np.int16)
         self._heard_frames = 0  # 10 ms frames of audible reference processed so far
+        self._audible_t = float("-inf")  # clock time of the last 10 ms in which Sori's voice was audible
+        self._raw_when_quiet = echo_cancellation and not gain_control  # gain control must always apply
         # While AEC3 learns the room (its first seconds) it mutes the near end whenever Sori speaks, even
         # with no echo at all (and for seconds more): until the microphone is seen to hear the speaker,
         # the same cleaning without the canceller is used (headphones: always).
@@ -225,6 +229,8 @@ class WebRtcFrontEnd:
                 rev = self._rev_pcm.astype(np.float32)
                 ref_energy = float(np.dot(rev, rev))
                 self._heard_frames += ref_energy > _AUDIBLE
+                if ref_energy > _AUDIBLE:
+                    self._audible_t = t
                 self._apm.process_reverse_stream(rtc.AudioFrame(self._rev, SAMPLE_RATE, 1, APM_FRAME))
                 self._apm.set_stream_delay_ms(delay_ms)
                 if learning:
@@ -232,7 +238,10 @@ class WebRtcFrontEnd:
                     self.presence.add(ref_energy, float(np.dot(mic, mic)))
             self._mic_pcm[:] = pcm[i : i + APM_FRAME]
             self._apm.process_stream(rtc.AudioFrame(self._mic, SAMPLE_RATE, 1, APM_FRAME))
-            out[i : i + APM_FRAME] = self._mic_pcm
+            # Nothing of Sori's voice can be in the room (none played for a while): the user's words as
+            # heard, so Whisper gets what it would without the canceller (the APM still keeps its state).
+            echo_free = self._raw_when_quiet and t_start + i / SAMPLE_RATE - self._audible_t > QUIET_ROOM_S
+            out[i : i + APM_FRAME] = pcm[i : i + APM_FRAME] if echo_free else self._mic_pcm
             if learning and self._plain is not None:
                 self._plain_pcm[:] = pcm[i : i + APM_FRAME]
                 self._plain.process_stream(rtc.AudioFrame(self._plain_buf, SAMPLE_RATE, 1, APM_FRAME))
