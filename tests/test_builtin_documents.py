@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant import paths
+from assistant.services import documents as index
 from assistant.tools import ToolExecutor, ToolRegistry
-from assistant.tools import document_index as index
 from tests.test_builtin_tools import builtin_registry, call
 
 FILLER = "This paragraph is here so that the file is more than one passage long. " * 12

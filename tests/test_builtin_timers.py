@@ -9,8 +9,8 @@ import time
 import pytest
 
 from assistant import paths
+from assistant.services.timers import Timer, TimerService, add_timer, format_duration, pending_timers
 from assistant.tools import ToolExecutor, ToolRegistry
-from assistant.tools.timer_service import Timer, TimerService, add_timer, format_duration, pending_timers
 from tests.test_builtin_tools import builtin_registry, call, fails
 
 

@@ -15,7 +15,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import: no display needed
 
-from assistant import desktop  # noqa: E402
+from assistant.cli import desktop  # noqa: E402
 from tests.conftest import REPO, assert_clean_error  # noqa: E402
 
 SRC = REPO / "packaging" / "linux"

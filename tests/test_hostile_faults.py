@@ -98,7 +98,7 @@ def read_only(name: str):
             with ConversationStore(data(d) / name) as store:
                 store.add_message(store.new_conversation().id, "user", "an old question")
         else:
-            from assistant.tools.timer_service import add_timer
+            from assistant.services.timers import add_timer
 
             add_timer(3600, "tea", db_path=data(d) / name)
         for p in data(d).iterdir():

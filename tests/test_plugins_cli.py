@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant import paths, plugins_cli
+from assistant import paths
+from assistant.cli import plugins as plugins_cli
+from assistant.cli.plugins import run_plugins
 from assistant.config import Settings
 from assistant.errors import InputError
-from assistant.plugins_cli import run_plugins
 from assistant.tools import PluginError, ToolRegistry
 from assistant.tools.router import ToolRouter
 from assistant.tools.template import PLUGIN_TEMPLATE, new_plugin

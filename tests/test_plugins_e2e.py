@@ -17,8 +17,8 @@ from assistant.audio.timed_sink import TimestampedWavSink
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.pipeline import VoiceLoop
+from assistant.services.timers import TimerService
 from assistant.store import ConversationStore
-from assistant.tools.timer_service import TimerService
 
 DATA = Path(__file__).parent / "data" / "plugins"
 ROLL = "Roll two six-sided dice for me."

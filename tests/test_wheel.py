@@ -63,7 +63,8 @@ def test_sdist_rebuilds_everything_it_needs(artefacts: dict[str, Path]) -> None:
     with tarfile.open(artefacts["sdist"]) as tar:
         names = tar.getnames()
     root = names[0].split("/")[0]
-    for needed in ("pyproject.toml", "README.md", "models/profiles.toml", "assistant/cli.py", "ui/app.py"):
+    needed_files = ["pyproject.toml", "README.md", "models/profiles.toml", "assistant/cli/main.py"]
+    for needed in [*needed_files, "ui/app.py"]:
         assert f"{root}/{needed}" in names
 
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.audio.microphone import MicrophoneSource
 from assistant.audio.reconnect import ReconnectingSource
 from assistant.audio.sinks import AudioSink, NullSink
-from assistant.audio.sources import MicrophoneSource, ScriptedSource, ScriptItem
+from assistant.audio.sources import ScriptedSource, ScriptItem
 from assistant.core import Assistant
 from assistant.events import ErrorEvent, Event, ReplyDelta, ReplyDone, StateChanged, TranscriptReady
 from ui.voice import VoiceSession

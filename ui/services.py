@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant import paths
+from assistant.audio.microphone import MicrophoneSource
 from assistant.audio.sinks import AudioOutputError, AudioSink, SpeakerSink
-from assistant.audio.sources import AudioInputUnavailable, MicrophoneSource
+from assistant.audio.sources import AudioInputUnavailable
 from assistant.config import Settings, settings_to_toml
 from assistant.core import Assistant
 from assistant.errors import SoriError

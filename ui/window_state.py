@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+
+class RememberedWindow(Protocol):
+    """What this module reads and writes on the main window (a Protocol, so it need not import it)."""
+
+    qsettings: Any
+    splitter: Any
+    bridge: Any
+    input: Any
+    current_id: int | None
+
+    def restoreGeometry(self, geometry: Any) -> bool: ...  # noqa: N802 - Qt's name
+    def saveGeometry(self) -> Any: ...  # noqa: N802 - Qt's name
+    def resize(self, width: int, height: int) -> None: ...
 
 DEFAULT_SIZE = (1040, 720)
 
 
-def restore(window: MainWindow) -> None:
+def restore(window: RememberedWindow) -> None:
     """Apply the saved state, and ask the bridge to reopen the last conversation."""
     s = window.qsettings
     geometry = s.value("window/geometry")
@@ -26,7 +37,7 @@ def restore(window: MainWindow) -> None:
     window.bridge.open_latest(int(last) if str(last).isdigit() else None)
 
 
-def save(window: MainWindow) -> None:
+def save(window: RememberedWindow) -> None:
     s = window.qsettings
     s.setValue("window/geometry", window.saveGeometry())
     s.setValue("window/splitter", window.splitter.saveState())

@@ -254,13 +254,10 @@ class ScriptedSource(_TimelineSource):
                 self.voice_spans.append((t_on + bounds[0], t_on + bounds[1]))
 
 
-from assistant.audio.microphone import MicrophoneSource  # noqa: E402 - re-exported; it needs AudioFrame
-
 __all__ = [
     "AudioFrame",
     "AudioInputUnavailable",
     "FileSource",
-    "MicrophoneSource",
     "ScriptItem",
     "ScriptedSource",
     "speech_bounds",

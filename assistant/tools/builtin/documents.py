@@ -1,13 +1,13 @@
 """Built-in tool: search the user's own documents (.txt, .md, .pdf in the documents folder).
 
 The folder is $SORI_DOCUMENTS_DIR, else "documents" in Sori's data folder; `configure(folder)` changes it.
-The index lives in assistant.tools.document_index and is brought up to date before each search.
+The index lives in assistant.services.documents and is brought up to date before each search.
 """
 
 from __future__ import annotations
 
+from assistant.services.documents import SUFFIXES, configure, documents_dir, search, sync
 from assistant.tools import tool
-from assistant.tools.document_index import SUFFIXES, configure, documents_dir, search, sync
 
 __all__ = ["configure", "search_documents"]
 

@@ -1,12 +1,12 @@
 """Built-in tools: countdown timers that ring even after a restart.
 
-They are stored by assistant.tools.timer_service, whose TimerService rings them.
+They are stored by assistant.services.timers, whose TimerService rings them.
 """
 
 from __future__ import annotations
 
+from assistant.services.timers import add_timer, cancel_timers, clock, format_duration, pending_timers
 from assistant.tools import tool
-from assistant.tools.timer_service import add_timer, cancel_timers, clock, format_duration, pending_timers
 
 # A length of time as people say it: "90 seconds", "five minutes", "an hour and a half", "half an hour".
 DURATION = (

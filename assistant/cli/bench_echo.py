@@ -299,7 +299,7 @@ def _summary(res: _Result, refs: list[str], clean_wer: float, sori_s: float, jiw
 
 
 def run_echo_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.bench import shared_dir
+    from assistant.cli.bench import shared_dir
 
     scenes = args.scenes if args.scenes is not None else 40
     if scenes < 1:

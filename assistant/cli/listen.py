@@ -52,8 +52,9 @@ def _printer(verbose: bool):
 
 
 def _source(args: argparse.Namespace, settings: Settings):
+    from assistant.audio.microphone import MicrophoneSource
     from assistant.audio.reconnect import ReconnectingSource
-    from assistant.audio.sources import AudioInputUnavailable, MicrophoneSource, ScriptedSource, ScriptItem
+    from assistant.audio.sources import AudioInputUnavailable, ScriptedSource, ScriptItem
 
     if args.audio_in:
         # Files stand in for the microphone, played in real time with a pause after each for the answer.
@@ -118,7 +119,7 @@ def run_listen(args: argparse.Namespace, assistant: Assistant, conversation_id: 
             loop.stop()
 
         threading.Thread(target=typed, name="sori-typed", daemon=True).start()
-    from assistant.tools.timer_service import TimerService
+    from assistant.services.timers import TimerService
 
     timers = TimerService(on_due=lambda timer: loop.announce(timer.message()))
     timers.start()

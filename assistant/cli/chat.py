@@ -8,11 +8,11 @@ import threading
 
 from assistant.audio.sinks import make_sink
 from assistant.audio.wav import check_output
+from assistant.cli.plugins import load_errors_line
 from assistant.config import Settings
 from assistant.core import Assistant, Reply
 from assistant.errors import AudioOutputError, SoriError, StoreError
 from assistant.interrupt import Terminated, run_cancellable
-from assistant.plugins_cli import load_errors_line
 from assistant.speech import SpeechOutput
 
 HELP = """commands:
@@ -76,7 +76,7 @@ def _ask_yes_no(sentence: str) -> bool:
 
 
 def run_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.cli import note
+    from assistant.cli.oneshot import note
 
     if args.audio_out is not None:  # a folder or "-" is an error now, before any work
         if str(args.audio_out) == "-":
@@ -94,7 +94,7 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     interactive = sys.stdin.isatty()
     if args.listen:
         from assistant.audio.sources import AudioInputUnavailable
-        from assistant.listen_cli import run_listen
+        from assistant.cli.listen import run_listen
 
         try:
             return run_listen(args, assistant, conv.id)
@@ -109,7 +109,7 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     run_cancellable(lambda cancel: assistant.llm.load())
     print("\r" + " " * 30 + "\r", file=sys.stderr, end="", flush=True)
     sink = make_sink(assistant, args.audio_out) if args.speak else None
-    from assistant.tools.timer_service import TimerService
+    from assistant.services.timers import TimerService
 
     timers = TimerService(on_due=lambda timer: print(f"\n⏰ {timer.message()}", flush=True))
     try:

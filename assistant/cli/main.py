@@ -10,9 +10,16 @@ import time
 from pathlib import Path
 
 from assistant import __version__
+from assistant.cli.oneshot import (
+    ask_on_terminal,
+    check_files,
+    note,
+    speaking,
+    transcribe_one,
+    warn_plugin_errors,
+)
 from assistant.errors import SoriError
 from assistant.interrupt import SIGTERM_EXIT, Terminated, install_sigterm, restore_sigterm
-from assistant.oneshot import ask_on_terminal, check_files, speaking, transcribe_one, warn_plugin_errors
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     pn = plsub.add_parser("new", help="write a commented plugin template into your plugins folder")
     pn.add_argument("name")
 
-    from assistant.voice_cli import add_parser as add_voice_parser
+    from assistant.cli.voice import add_parser as add_voice_parser
 
     add_voice_parser(sub)
 
@@ -202,16 +209,6 @@ def _assistant(args: argparse.Namespace):
     assistant.notice = note
     _OPEN.append(assistant)
     return assistant
-
-
-_NOTED: set[str] = set()
-
-
-def note(message: str) -> None:
-    """Tell the user something about their input, once per run however often it happens."""
-    if message not in _NOTED:
-        _NOTED.add(message)
-        print(f"sori: note: {message}", file=sys.stderr)
 
 
 def _undecodable_bytes_replaced(args: argparse.Namespace) -> None:
@@ -507,7 +504,7 @@ def _main(argv: list[str] | None, sigterm: object) -> int:
             install_sigterm()
             args = _parser().parse_args([*(argv if argv is not None else sys.argv[1:]), "chat"])
         if command == "chat":
-            from assistant.chat_cli import run_chat
+            from assistant.cli.chat import run_chat
 
             return run_chat(args, _settings(args))
         if command == "devices":
@@ -515,23 +512,23 @@ def _main(argv: list[str] | None, sigterm: object) -> int:
 
             return print_devices()
         if command == "desktop":
-            from assistant.desktop import run_desktop
+            from assistant.cli.desktop import run_desktop
 
             return run_desktop(args.desktop_command)
         if command == "plugins":
-            from assistant.plugins_cli import run_plugins
+            from assistant.cli.plugins import run_plugins
 
             return run_plugins(args, _settings(args))
         if command == "voice":
-            from assistant.voice_cli import run_voice
+            from assistant.cli.voice import run_voice
 
             return run_voice(args, _settings(args))
         if command == "doctor":
-            from assistant.doctor import run_doctor
+            from assistant.cli.doctor import run_doctor
 
             return run_doctor(args, _settings(args))
         if command == "bench":
-            from assistant.bench import run_bench
+            from assistant.cli.bench import run_bench
 
             return run_bench(args, _settings(args))
         handler = {

@@ -30,7 +30,7 @@ def default_data_home() -> Path:
 
 def source_dir() -> Path:
     """The shipped files: inside a PyInstaller bundle, the wheel (_desktop), or packaging/linux."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # assistant/
     candidates = [here / "_desktop", here.parent / "packaging" / "linux"]
     if getattr(sys, "frozen", False):
         bundle = Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))

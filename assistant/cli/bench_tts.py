@@ -74,7 +74,7 @@ def _norm(text: str) -> str:
 
 
 def _timing(stream: Stream, sentences: list[str]) -> dict[str, float]:
-    from assistant.bench import _median
+    from assistant.cli.bench import _median
 
     firsts, audio_s, t_all = [], 0.0, time.perf_counter()
     for sentence in sentences:
@@ -102,7 +102,7 @@ def round_trip_wer(stream: Stream, sentences: list[str], stt) -> float:
 
 
 def _compare(engine, bare: Stream, runs: int, sentences: list[str]) -> tuple[dict, dict]:
-    from assistant.bench import _pair
+    from assistant.cli.bench import _pair
 
     def sori(sentence: str):
         return ((c.samples, c.sample_rate) for c in engine.synthesize(sentence))

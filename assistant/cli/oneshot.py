@@ -1,4 +1,4 @@
-"""What the one-shot commands (ask, say, transcribe) share: paths checked before any work, a yes asked
+"""What the terminal commands share: a note said once, paths checked before any work, a yes asked
 on the terminal, plugin load errors in one line, speech that is put in place only when complete."""
 
 from __future__ import annotations
@@ -7,6 +7,15 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
+
+_NOTED: set[str] = set()
+
+
+def note(message: str) -> None:
+    """Tell the user something about their input, once per run however often it happens."""
+    if message not in _NOTED:
+        _NOTED.add(message)
+        print(f"sori: note: {message}", file=sys.stderr)
 
 
 def check_files(audio_in: Path | None = None, audio_out: Path | None = None) -> None:
@@ -28,7 +37,7 @@ def ask_on_terminal(sentence: str) -> bool:
 
 
 def warn_plugin_errors(assistant) -> None:
-    from assistant.plugins_cli import load_errors_line
+    from assistant.cli.plugins import load_errors_line
 
     if assistant.settings.plugins.enabled:
         line = load_errors_line(assistant.tools)

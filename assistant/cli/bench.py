@@ -22,7 +22,7 @@ from assistant.errors import InputError
 def shared_dir() -> Path:
     """The evaluation data: SORI_SHARED_DIR, or ../shared beside the source checkout."""
     env = os.environ.get("SORI_SHARED_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    path = Path(env) if env else Path(__file__).resolve().parents[3] / "shared"
     if not (path / "eval").is_dir():
         raise InputError(f"benchmark data not found in {path}; set SORI_SHARED_DIR to the shared/ folder")
     return path
@@ -143,14 +143,14 @@ def bench_llm(assistant: Assistant, runs: int) -> dict:
 
 
 def bench_tts(assistant: Assistant, runs: int, sentences: Path | None = None) -> dict:
-    from assistant.bench_tts import bench_tts as run
+    from assistant.cli.bench_tts import bench_tts as run
 
     return run(assistant, runs, sentences or shared_dir() / "eval" / "harvard.txt")
 
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.target == "echo":
-        from assistant.bench_echo import run_echo_bench
+        from assistant.cli.bench_echo import run_echo_bench
 
         return run_echo_bench(args, settings)
     if args.target == "bfcl":
@@ -207,7 +207,7 @@ def _print_voices(result: dict) -> None:
 def _run_voice_bench(args: argparse.Namespace, assistant: Assistant) -> int:
     import tempfile
 
-    from assistant.bench_voice import bench_barge_in, bench_latency
+    from assistant.cli.bench_voice import bench_barge_in, bench_latency
     from assistant.store import ConversationStore
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -242,7 +242,7 @@ def _run_voice_bench(args: argparse.Namespace, assistant: Assistant) -> int:
 
 
 def _run_tools_bench(args: argparse.Namespace, assistant: Assistant) -> int:
-    from assistant.bench_tools import bench_tools
+    from assistant.cli.bench_tools import bench_tools
 
     cases = args.cases or shared_dir() / "eval" / "tool_calls.jsonl"
     result = bench_tools(assistant, cases)
