@@ -55,10 +55,14 @@ class BargeIn:
 
 @dataclass(frozen=True)
 class ConfirmationAsked:
-    """A tool waits for a yes or no: Sori says `sentence` and takes the next utterance as the answer."""
+    """A tool waits for a yes or no: Sori says `sentence` and takes the next utterance as the answer.
+
+    `question_id` names the shared Question (assistant/questions.py) that any front end may answer.
+    """
 
     turn_id: int
     sentence: str
+    question_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class ConfirmationAnswered:
     turn_id: int
     text: str
     allowed: bool
+    question_id: int = 0
+    by: str = ""  # text, voice, button, timeout, stopped
 
 
 @dataclass(frozen=True)
