@@ -48,6 +48,7 @@ from assistant.events import (
     TranscriptReady,
     UserSpeechStarted,
 )
+from assistant.questions import AnsweredBy, Question
 from assistant.speech import SpeechOutput
 from assistant.text.yesno import parse_yes_no
 
@@ -63,12 +64,11 @@ class _Typed:
 
 @dataclass
 class _Confirmation:
-    """A yes/no question waiting on the turn thread; the control thread fills in the answer."""
+    """A yes/no question waiting on the turn thread; the control thread answers it from what it hears."""
 
+    question: Question
     hearing: bool = False  # the user is speaking (their answer): no timeout until it is transcribed
     asked_again: bool = False
-    answer: bool | None = None
-    done: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -292,23 +292,27 @@ class VoiceLoop:
         """Say something unasked (a timer ringing): spoken after any answer being played, and stored."""
         self._events.put(_Announce(text))
 
-    def confirm(self, sentence: str) -> bool:
+    def confirm(self, question: Question | str) -> bool:
         """Ask a yes/no question aloud; the next utterance (or typed line) answers it. Silence means no.
 
-        Called on the turn thread by a confirm=True tool (set `assistant.confirm = loop.confirm`). While the
-        question waits, speech answers it instead of interrupting the turn.
+        Called on the turn thread by a confirm=True tool. While the question waits, speech answers it
+        instead of interrupting the turn. Anyone else holding the Question (the window's buttons) may
+        settle it first; then the loop stops waiting for a spoken answer.
         """
-        pending = _Confirmation()
+        if isinstance(question, str):
+            question = Question(question)
+        pending = _Confirmation(question)
         cancel, speech, turn_id = self._cancel, self._speech, self._turn_id
         self._confirmation = pending
-        self._emit(ConfirmationAsked(turn_id, sentence))
+        self._emit(ConfirmationAsked(turn_id, question.sentence, question.id))
         try:
             if speech is not None:
-                speech.say(sentence)
+                speech.say(question.sentence)
             deadline: float | None = None
-            while not pending.done.wait(0.05):
+            while not question.wait(0.05):
                 if cancel.is_set() or self._stopping.is_set():
-                    return False
+                    self._settle(question, False, "stopped", "")
+                    break
                 # Silence means no: the time counts from the end of the question, not while Sori says it
                 # or while the user is answering.
                 if pending.hearing or (speech is not None and not speech.drained()):
@@ -317,15 +321,14 @@ class VoiceLoop:
                 if deadline is None:
                     deadline = time.monotonic() + self.voice.confirm_timeout_s
                 if time.monotonic() > deadline:
-                    self._emit(ConfirmationAnswered(turn_id, "", False))
-                    return False
-            return bool(pending.answer)
+                    self._settle(question, False, "timeout", "")
+            return bool(question.allowed)
         finally:
             self._confirmation = None
 
-    def answer_confirmation(self, allowed: bool) -> None:
-        """The question was answered elsewhere (the window's dialog)."""
-        self._events.put(_Typed("yes" if allowed else "no"))
+    def _settle(self, question: Question, allowed: bool, by: AnsweredBy, heard: str) -> None:
+        if question.answer(allowed, by, heard):
+            self._emit(ConfirmationAnswered(self._turn_id, heard, allowed, question.id, by))
 
     def submit_text(self, text: str) -> None:
         """A typed turn in the same conversation (it interrupts an answer being spoken)."""
@@ -426,7 +429,7 @@ class VoiceLoop:
             self._turn_thread.start()
         elif isinstance(event, _Typed):
             if self._confirmation is not None:
-                self._answer_confirmation(event.text, final=True)
+                self._answer_confirmation(event.text, final=True, by="text")
                 return
             if self.answering:
                 self._barge_in(time.monotonic())
@@ -475,9 +478,9 @@ class VoiceLoop:
             return
         if parse_yes_no(text) is not None:
             self._early_closed = self._answered_early = True
-            self._answer_confirmation(text, final=True)
+            self._answer_confirmation(text, final=True, by="voice")
 
-    def _answer_confirmation(self, text: str, final: bool) -> None:
+    def _answer_confirmation(self, text: str, final: bool, by: AnsweredBy) -> None:
         pending = self._confirmation
         if pending is None:
             return
@@ -487,16 +490,14 @@ class VoiceLoop:
             if self._speech is not None:
                 self._speech.say("Please say yes or no.")
             return
-        pending.answer = bool(answer)
-        self._emit(ConfirmationAnswered(self._turn_id, text, pending.answer))
-        pending.done.set()
+        self._settle(pending.question, bool(answer), by, text)
 
     def _end_of_turn(self, event: TurnEnded) -> None:
         pending = self._confirmation
         if pending is not None:
             result = self._transcribe(event.audio)
             if result is not None and result.text.strip():
-                self._answer_confirmation(result.text, final=False)
+                self._answer_confirmation(result.text, final=False, by="voice")
             pending.hearing = False
             return
         audio, t_audio_start = event.audio, event.t_audio_start

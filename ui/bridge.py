@@ -8,7 +8,6 @@ GUI thread never waits for an engine, a tool or the disk.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import warnings
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from assistant.audio.sinks import AudioSink
 from assistant.core import Assistant
 from assistant.errors import SoriError
-from assistant.pipeline import VoiceLoop
+from assistant.questions import Question
 from assistant.speech import SpeechOutput
 from assistant.store import Conversation, ConversationStore
 from ui import services
@@ -92,9 +91,7 @@ class Bridge(QObject, VoiceCommands):
         self._muted = False
         self._mic_lost = False  # the microphone went away during a session (to say when it is back)
         self._closed = False
-        self._confirmations: dict[int, tuple[threading.Event, list[bool]]] = {}
-        self._voice_confirms: dict[int, VoiceLoop] = {}  # questions also asked aloud
-        self._confirm_ids = itertools.count(1)
+        self._confirmations: dict[int, Question] = {}
         assistant.confirm = self._confirm  # a confirm=True tool asks the user through the window
 
     # -- start-up --------------------------------------------------------------------------------
@@ -270,33 +267,26 @@ class Bridge(QObject, VoiceCommands):
 
     def _confirm(self, sentence: str) -> bool:
         """On the turn thread: ask the window, wait for the answer (no answer in time means no)."""
-        request = next(self._confirm_ids)
-        answered, answer = threading.Event(), [False]
-        self._confirmations[request] = (answered, answer)
+        question = Question(sentence)
+        self._confirmations[question.id] = question
         session = self._session
         loop = session.loop if session is not None else None
         try:
+            self.confirmRequested.emit(question.id, sentence)
             if loop is not None and loop.answering:
                 # A spoken conversation: Sori asks aloud too; a spoken answer or the window's button decides.
-                self._voice_confirms[request] = loop
-                self.confirmRequested.emit(request, sentence)
-                return loop.confirm(sentence)
-            self.confirmRequested.emit(request, sentence)
-            answered.wait(CONFIRM_TIMEOUT_S)
-            return answer[0]
+                return loop.confirm(question)
+            if not question.wait(CONFIRM_TIMEOUT_S):
+                question.answer(False, "timeout")
+            return bool(question.allowed)
         finally:
-            self._confirmations.pop(request, None)
-            self._voice_confirms.pop(request, None)
-            self.confirmSettled.emit(request)
+            self._confirmations.pop(question.id, None)
+            self.confirmSettled.emit(question.id)
 
     def answer_confirmation(self, request: int, allowed: bool) -> None:
-        loop = self._voice_confirms.pop(request, None)
-        if loop is not None:
-            loop.answer_confirmation(allowed)
-        pending = self._confirmations.pop(request, None)
-        if pending is not None:
-            pending[1][0] = allowed
-            pending[0].set()
+        question = self._confirmations.get(request)
+        if question is not None:
+            question.answer(allowed, "button")
 
     def stop_reply(self) -> None:
         """Stop the answer being written and spoken (it is kept, marked as cut off)."""
