@@ -1,38 +1,32 @@
 """The hands-free voice loop: source -> VAD -> STT -> LLM -> splitter -> TTS -> sink, with barge-in.
 
-Threads: a capture thread reads the source, cleans it (audio/frontend.py: Sori's own echo removed, noise
-suppressed) and runs the turn detector; the control thread (run()) owns turn ids and reacts to the
-detector's events; one STT worker transcribes (speculatively, as soon as a short silence is heard); a
-turn thread streams one answer at a time through Assistant.reply, which speaks clauses as they complete.
+Threads and queues only; what to do when is decided by the turn-taking machine (turns/):
+- the capture thread reads the source and turns each frame into turn-detector events (audio/capture.py:
+  Sori's own echo removed, noise suppressed, muted or gated while Sori speaks);
+- the control thread (run()) is the only one that feeds the machine: detector events, transcripts,
+  typed lines, announcements, answers ending, a yes/no question's progress; it carries out the commands;
+- one STT worker transcribes (speculatively, as soon as a short silence is heard) and prefills the model;
+- a turn thread streams one answer at a time through Assistant.reply, which speaks clauses as they
+  complete (or says an announcement).
 Every event carries its turn id; work of an older turn is dropped.
 """
 
 from __future__ import annotations
 
 import queue
-import re
 import threading
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.audio.bargein import OverSpeechGate
-from assistant.audio.decode import SAMPLE_RATE
-from assistant.audio.echo import to_16k
+from assistant.audio.capture import ECHO_TAIL_S, Hearing, PlaybackTap
+from assistant.audio.clock import Clock
 from assistant.audio.frontend import FrontEnd, make_front_end
 from assistant.audio.sinks import AudioSink
 from assistant.audio.sources import AudioFrame
-from assistant.audio.vad import (
-    SpeculativeEnd,
-    SpeechResumed,
-    SpeechStarted,
-    TurnDetector,
-    TurnEnded,
-    VadConfig,
-)
+from assistant.audio.vad import TurnDetector, VadConfig
 from assistant.config import VoiceSettings
 from assistant.core import Assistant
 from assistant.errors import SoriError
@@ -45,116 +39,39 @@ from assistant.events import (
     ReplyDelta,
     ReplyDone,
     StateChanged,
-    TranscriptReady,
-    UserSpeechStarted,
 )
 from assistant.questions import AnsweredBy, Question
 from assistant.speech import SpeechOutput
-from assistant.text.yesno import parse_yes_no
+from assistant.text.endings import sounds_unfinished
+from assistant.turns import MAX_TURN_S, TurnRecord, TurnTaker
+from assistant.turns import messages as msg
 
 _SOURCE_DONE = object()
-MAX_TURN_S = 120.0  # one turn's audio at most (a runaway: noise the VAD took for speech)
-ECHO_TAIL_S = 0.5  # a living room's reverberation after Sori's voice stops (RT60 up to 0.7 s)
 
 
 @dataclass(frozen=True)
-class _Typed:
-    text: str
+class _Crash:
+    error: BaseException  # a bug on the STT worker: raised on the control thread, as run()'s own
 
 
 @dataclass
-class _Confirmation:
-    """A yes/no question waiting on the turn thread; the control thread answers it from what it hears."""
+class _Answer:
+    """An answer (record set) or an announcement being given on its own thread."""
 
-    question: Question
-    hearing: bool = False  # the user is speaking (their answer): no timeout until it is transcribed
-    asked_again: bool = False
-
-
-@dataclass
-class _Held:
-    """A turn that ended on a pause mid-sentence ("And so my fellow Americans,"): kept open a while."""
-
-    audio: np.ndarray
-    t_audio_start: float
-    speech_end: float
-    decided: float
-    text: str
-    duration_s: float
-    deadline: float
-
-    @property
-    def t_audio_end(self) -> float:
-        return self.t_audio_start + len(self.audio) / SAMPLE_RATE
-
-
-_UNFINISHED_WORDS = {
-    "and",
-    "but",
-    "or",
-    "so",
-    "because",
-    "the",
-    "a",
-    "an",
-    "to",
-    "of",
-    "with",
-    "if",
-    "that",
-    "my",
-    "your",
-    "is",
-    "are",
-    "for",
-    "in",
-    "on",
-    "at",
-    "then",
-}
-
-
-def sounds_unfinished(text: str) -> bool:
-    """Whether a transcript stops mid-sentence (a trailing comma, or a word that needs a continuation)."""
-    text = text.strip()
-    if not text:
-        return False
-    if text[-1] in ",;:-–—" or text.endswith(("...", "…")):
-        return True
-    last = re.sub(r"[^a-z']", "", text.split()[-1].lower())
-    # Whisper ends a finished sentence with punctuation; bare words mean it heard a pause mid-sentence.
-    return text[-1].isalnum() or last in _UNFINISHED_WORDS
-
-
-@dataclass(frozen=True)
-class _Announce:
-    text: str
-
-
-@dataclass(frozen=True)
-class _QuickBargeIn:
-    t: float  # onset of the speech heard over Sori's voice
-
-
-@dataclass
-class TurnRecord:
-    """One user turn and Sori's answer, with pipeline-clock times of each milestone."""
-
+    id: int
     turn_id: int
-    speech_end: float = 0.0
-    decided: float = 0.0
-    transcript_ready: float = 0.0
-    transcript: str = ""
-    reply: str = ""
-    complete: bool = False
-    barged_in_at: float | None = None
-    speculative_hit: bool = False
-    marks: dict[str, float] = field(default_factory=dict)  # first_token, first_tts_chunk, first/last_audio
+    record: TurnRecord | None
+    speech: SpeechOutput
+    cancel: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread = field(init=False)
 
-    def latency_ms(self) -> dict[str, float]:
-        """Each milestone in ms after the end of the user's speech."""
-        points = {"turn_decided": self.decided, "transcript_ready": self.transcript_ready, **self.marks}
-        return {f"{k}_ms": round((v - self.speech_end) * 1000, 1) for k, v in points.items() if v}
+
+def _transcript(key: int, future: Future) -> msg.Transcribed:
+    try:
+        result = future.result()
+    except SoriError as exc:
+        return msg.Transcribed(key, error=str(exc))
+    return msg.Transcribed(key, result.text, result.duration_s)
 
 
 def _stt_timings(turn: TurnRecord) -> dict[str, float]:
@@ -163,34 +80,6 @@ def _stt_timings(turn: TurnRecord) -> dict[str, float]:
         "stt_turn_decided_ms": (turn.decided - turn.speech_end) * 1000,
         "stt_transcript_ready_ms": (turn.transcript_ready - turn.speech_end) * 1000,
     }
-
-
-class _TapSink:
-    """Passes audio to the real sink and tells the front end (and listeners) what is being played."""
-
-    def __init__(
-        self, sink: AudioSink, echo: FrontEnd, listeners: list[Callable[[np.ndarray, float], None]]
-    ):
-        self.sink, self.echo, self.listeners = sink, echo, listeners
-        self.until = float("-inf")  # clock time the audio handed over so far ends
-
-    def play(self, samples: np.ndarray, sample_rate: int) -> None:
-        t = time.monotonic()
-        ref = to_16k(samples, sample_rate)
-        self.until = t + len(samples) / sample_rate + float(getattr(self.sink, "latency_s", 0.0) or 0.0)
-        self.echo.played(ref, t)
-        for listener in self.listeners:
-            listener(ref, t)
-        self.sink.play(samples, sample_rate)
-
-    def stop(self) -> None:
-        self.sink.stop()
-        now = time.monotonic()
-        self.until = min(self.until, now)
-        self.echo.stopped(now)
-
-    def close(self) -> None:
-        pass  # the loop's owner closes the real sink
 
 
 class VoiceLoop:
@@ -211,13 +100,14 @@ class VoiceLoop:
         self.assistant = assistant
         self.source = source
         self.voice = voice or assistant.settings.voice
-        self.conversation_id = conversation_id
+        self.conversation_id = conversation_id  # the window may switch it; read as each answer starts
         self.on_event = on_event
+        self.clock = Clock()  # the pipeline clock: the sources' and sinks' time base
         # The sink's output latency (play() to sound), where it knows it, is the canceller's delay hint.
         self.echo = front_end or make_front_end(
             assistant.settings.audio, lambda: float(getattr(sink, "latency_s", 0.0) or 0.0)
         )
-        self.sink = _TapSink(sink, self.echo, list(echo_listeners or []))
+        self.sink = PlaybackTap(sink, self.echo, echo_listeners, self.clock)
         self.detector = TurnDetector(
             VadConfig(
                 aggressiveness=self.voice.vad_aggressiveness,
@@ -228,57 +118,51 @@ class VoiceLoop:
                 max_turn_s=MAX_TURN_S,
             )
         )
-        self.turns: list[TurnRecord] = []
+        self.hearing = Hearing(self.echo, self.sink, self.detector, barge_in=self.voice.barge_in)
+        self.turns: list[TurnRecord] = []  # these three lists grow on the control and turn threads;
         self.announcements: list[tuple[float, str]] = []  # (clock time, text) of what Sori said unasked
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # others read them after run() (an append is atomic)
+        self._machine = TurnTaker(self.voice, self.clock)  # the control thread's alone
         self._events: queue.Queue[object] = queue.Queue()
         self._stt = ThreadPoolExecutor(1, thread_name_prefix="sori-stt")
-        self._turn_id = 0
-        self._speculative: tuple[int, Future] | None = None
-        self._early_closed = False  # the current utterance was already answered at the short silence
-        self._turn_thread: threading.Thread | None = None
-        self._speech: SpeechOutput | None = None
-        self._cancel = threading.Event()
+        self._futures: dict[int, Future] = {}  # transcriptions under way (control thread only)
         self._stopping = threading.Event()
-        self._gate = OverSpeechGate()  # while Sori speaks, only its strict trigger may start a turn
-        self._held: _Held | None = None
-        self._speculative_hit = False
-        self._confirmation: _Confirmation | None = None
-        self._answered_early = False  # the early close was a yes/no answer, not a turn to withdraw
+        # The answer being given and the current turn id are read by the turn thread (deltas, confirm())
+        # and by whoever calls interrupt() or answering; the control thread changes them.
+        self._lock = threading.Lock()
+        self._answer: _Answer | None = None
+        self._turn_id = 0
 
     # -- public ------------------------------------------------------------------------------------
     def run(self) -> list[TurnRecord]:
         capture = threading.Thread(target=self._capture, name="sori-capture", daemon=True)
         capture.start()
-        self._emit(StateChanged(self._turn_id, "listening"))
+        self._emit(StateChanged(self._machine.turn_id, "listening"))
+        ended = False
         try:
-            while True:
-                held = self._held
-                try:
-                    timeout = None if held is None else max(0.0, held.deadline - time.monotonic())
-                    item = self._events.get(timeout=timeout)
-                except queue.Empty:
-                    self._held = None  # the pause really was the end of the turn
-                    self._answer_transcript(
-                        held.audio, held.speech_end, held.decided, held.text, held.duration_s
-                    )
-                    continue
-                if item is _SOURCE_DONE or self._stopping.is_set():
+            # After the source ends, what was heard is still answered (and a question still waits).
+            while not (ended and self._machine.idle) and not self._stopping.is_set():
+                item = self._next()
+                if self._stopping.is_set():
                     break
-                self._handle(item)
-            if self._held is not None and not self._stopping.is_set():
-                held, self._held = self._held, None
-                self._answer_transcript(held.audio, held.speech_end, held.decided, held.text, held.duration_s)
+                if item is _SOURCE_DONE:
+                    if not ended:
+                        ended = True
+                        self._step(msg.SourceEnded())
+                    continue
+                if isinstance(item, _Crash):
+                    raise item.error
+                self._step(item)
         finally:
-            self._finish_turn(wait=not self._stopping.is_set())
+            self._finish(wait=not self._stopping.is_set())
             self._stt.shutdown(wait=True)
-            self._emit(StateChanged(self._turn_id, "stopped"))
+            self._emit(StateChanged(self._machine.turn_id, "stopped"))
         return self.turns
 
     def stop(self) -> None:
         """End the conversation: stop speaking, stop listening."""
         self._stopping.set()
-        self._interrupt()
+        self.interrupt()
         close = getattr(self.source, "close", None)
         if close:
             close()
@@ -286,11 +170,15 @@ class VoiceLoop:
 
     def interrupt(self) -> None:
         """Stop the answer being written or spoken; keep listening (the window's stop button)."""
-        self._interrupt()
+        with self._lock:
+            answer = self._answer
+        if answer is not None:
+            answer.cancel.set()
+            answer.speech.stop()
 
     def announce(self, text: str) -> None:
         """Say something unasked (a timer ringing): spoken after any answer being played, and stored."""
-        self._events.put(_Announce(text))
+        self._events.put(msg.Announcement(text))
 
     def confirm(self, question: Question | str) -> bool:
         """Ask a yes/no question aloud; the next utterance (or typed line) answers it. Silence means no.
@@ -301,157 +189,117 @@ class VoiceLoop:
         """
         if isinstance(question, str):
             question = Question(question)
-        pending = _Confirmation(question)
-        cancel, speech, turn_id = self._cancel, self._speech, self._turn_id
-        self._confirmation = pending
+        with self._lock:
+            answer, turn_id = self._answer, self._turn_id
+        speech = answer.speech if answer is not None else None
+        self._events.put(msg.ConfirmAsked(question))
         self._emit(ConfirmationAsked(turn_id, question.sentence, question.id))
         try:
             if speech is not None:
                 speech.say(question.sentence)
-            deadline: float | None = None
+            said: bool | None = None
+            # The control thread decides (a spoken answer, the timeout); this thread tells it when the
+            # question has been played and stops waiting when the answer is cancelled.
             while not question.wait(0.05):
-                if cancel.is_set() or self._stopping.is_set():
-                    self._settle(question, False, "stopped", "")
+                if (answer is not None and answer.cancel.is_set()) or self._stopping.is_set():
+                    self._settle(question, False, "stopped", "", turn_id)
                     break
-                # Silence means no: the time counts from the end of the question, not while Sori says it
-                # or while the user is answering.
-                if pending.hearing or (speech is not None and not speech.drained()):
-                    deadline = None
-                    continue
-                if deadline is None:
-                    deadline = time.monotonic() + self.voice.confirm_timeout_s
-                if time.monotonic() > deadline:
-                    self._settle(question, False, "timeout", "")
+                done = speech is None or speech.drained()
+                if done != said:
+                    said = done
+                    self._events.put(msg.QuestionSpoken(question.id, done))
             return bool(question.allowed)
         finally:
-            self._confirmation = None
-
-    def _settle(self, question: Question, allowed: bool, by: AnsweredBy, heard: str) -> None:
-        if question.answer(allowed, by, heard):
-            self._emit(ConfirmationAnswered(self._turn_id, heard, allowed, question.id, by))
+            self._events.put(msg.ConfirmSettled(question.id))
 
     def submit_text(self, text: str) -> None:
         """A typed turn in the same conversation (it interrupts an answer being spoken)."""
-        self._events.put(_Typed(text))
+        self._events.put(msg.Typed(text))
 
     @property
     def answering(self) -> bool:
-        return self._turn_thread is not None and self._turn_thread.is_alive()
+        with self._lock:
+            answer = self._answer
+        return answer is not None and answer.thread.is_alive()
 
     # -- capture thread ----------------------------------------------------------------------------
     def _capture(self) -> None:
         try:
             for frame in self.source:
-                # Every frame goes through the front end, so its echo and noise estimates stay current.
-                samples = self.echo.process(frame.samples, frame.t_start)
-                if self.answering and not self.voice.barge_in and not self._awaiting_answer():
-                    samples = np.zeros_like(samples)  # loudspeaker mode: nothing heard while answering
-                heard = AudioFrame(samples, frame.t_start, frame.index)
-                settled = bool(getattr(self.echo, "settled", False))
-                denoised = getattr(self.echo, "denoised", None)  # what the barge-in trigger hears
-                # The room rings on after the speaker stops: its echo is Sori's voice too.
-                ringing = self.voice.barge_in and frame.t_start < self.sink.until + ECHO_TAIL_S
-                deaf = bool(getattr(self.echo, "learning", False))
-                fired, frames = self._gate.feed(heard, self._speaking() or ringing, settled, denoised, deaf)
-                if fired:
-                    self._events.put(_QuickBargeIn(self._gate.onset))
-                for f in frames:
-                    for event in self.detector.process(f):
-                        self._events.put(event)
+                for event in self.hearing.hear(frame):
+                    self._events.put(event)
         except SoriError as exc:
-            self._events.put(ErrorEvent(self._turn_id, str(exc)))
+            self._events.put(msg.CaptureFailed(str(exc)))
         finally:
             self._events.put(_SOURCE_DONE)
 
-    def _awaiting_answer(self) -> bool:
-        """A yes/no question has been said in full and waits for the user."""
-        speech = self._speech
-        return self._confirmation is not None and (speech is None or speech.drained())
-
-    def _speaking(self) -> bool:
-        speech = self._speech
-        return (
-            self.voice.barge_in
-            and speech is not None
-            and speech.first_audio_t is not None
-            and speech.is_active
-        )
-
     # -- control thread ----------------------------------------------------------------------------
-    def _handle(self, event: object) -> None:
-        if isinstance(event, _QuickBargeIn):
-            if self.answering and self._confirmation is None:
-                self._barge_in(event.t)
-        elif isinstance(event, SpeechStarted):
-            if self._confirmation is not None:
-                # An answer to the question: same turn, no barge-in.
-                self._confirmation.hearing = True
-                self._emit(StateChanged(self._turn_id, "hearing"))
-                return
-            if self.answering and self.voice.barge_in:
-                self._barge_in(event.t)
-            self._turn_id += 1
-            self._early_closed = False
-            self._emit(UserSpeechStarted(self._turn_id, event.t))
-            self._emit(StateChanged(self._turn_id, "hearing"))
-        elif isinstance(event, SpeculativeEnd):
-            turn_id = self._turn_id
-            future = self._stt.submit(self.assistant.transcribe, event.audio)
-            self._speculative = (turn_id, future)
-            if self._confirmation is not None:
-                self._try_early_answer(future)
-                return
-            future.add_done_callback(lambda f: self._prefill(turn_id, f))
-            if self.voice.early_end:
-                self._try_early_end(event)
-        elif isinstance(event, SpeechResumed):
-            if self._early_closed and not self._answered_early:
-                # The user was not done: the early answer is withdrawn, the utterance continues.
-                self._barge_in(event.t)
-                self._early_closed = False
-            if self._speculative is not None:
-                self._speculative[1].cancel()  # not started yet: never run it
-            self._speculative = None
-        elif isinstance(event, TurnEnded):
-            if self._early_closed:
-                self._early_closed = self._answered_early = False
-                return
-            self._end_of_turn(event)
-        elif isinstance(event, _Announce):
-            self._finish_turn(wait=True)  # after the answer being spoken, never over it
-            self.announcements.append((time.monotonic(), event.text))
-            self.assistant.store.add_message(self.conversation_id, "assistant", event.text)
-            self._emit(ReplyDone(self._turn_id, event.text, True))
-            self._speech = SpeechOutput(self.assistant.tts, self.sink)
-            self._turn_thread = threading.Thread(
-                target=self._say, args=(self._speech, event.text), daemon=True
-            )
-            self._turn_thread.start()
-        elif isinstance(event, _Typed):
-            if self._confirmation is not None:
-                self._answer_confirmation(event.text, final=True, by="text")
-                return
-            if self.answering:
-                self._barge_in(time.monotonic())
-            self._turn_id += 1
-            now = time.monotonic()
-            self._launch(TurnRecord(self._turn_id, now, now, now, event.text), "typed", None)
-        elif isinstance(event, ErrorEvent):
-            self.errors.append(event.message)
-            self._emit(event)
+    def _next(self) -> object:
+        """The next event, or a Tick when the machine's next deadline comes first."""
+        deadline = self._machine.next_deadline()
+        timeout = None if deadline is None else max(0.0, deadline - self.clock.now())
+        try:
+            return self._events.get(timeout=timeout)
+        except queue.Empty:
+            return msg.Tick()
 
-    def _prefill(self, turn_id: int, future: Future) -> None:
-        """Once the speculative transcript exists, evaluate the prompt it implies (on the STT worker)."""
-        if (
-            future.cancelled()
-            or future.exception() is not None
-            or self._early_closed
-            or turn_id != self._turn_id
-        ):
-            return
-        text = future.result().text
-        if text:
-            self._stt.submit(self._quietly, self.assistant.prefill, self.conversation_id, text)
+    def _step(self, event: object) -> None:
+        """Feed one event and carry out the commands; a transcript waited for goes in right after."""
+        pending: list[object] = [event]
+        while pending:
+            item = pending.pop(0)
+            if isinstance(item, msg.Transcribed):
+                self._futures.pop(item.key, None)
+            commands = self._machine.handle(item)
+            with self._lock:
+                self._turn_id = self._machine.turn_id
+            for command in commands:
+                fed = self._do(command)
+                if fed is not None:
+                    pending.append(fed)
+
+    def _do(self, command: msg.Command) -> msg.Transcribed | None:
+        match command:
+            case msg.Emit(event=event, log=log):
+                if log and isinstance(event, ErrorEvent):
+                    self.errors.append(event.message)
+                self._emit(event)
+            case msg.Transcribe(key=key, audio=audio):
+                future = self._stt.submit(self.assistant.transcribe, audio)
+                self._futures[key] = future
+                future.add_done_callback(lambda f, key=key: self._transcribed(key, f))
+            case msg.AwaitTranscript(key=key):
+                return _transcript(key, self._futures.pop(key))
+            case msg.CancelTranscription(key=key):
+                future = self._futures.pop(key, None)
+                if future is not None:
+                    future.cancel()
+            case msg.Prefill(text=text):
+                self._stt.submit(self._quietly, self.assistant.prefill, self.conversation_id, text)
+            case msg.StartAnswer():
+                self._launch(command)
+            case msg.Announce(answer=answer, turn_id=turn_id, text=text):
+                self._announce(answer, turn_id, text)
+            case msg.BargeInto(answer=answer, turn_id=turn_id, t=t):
+                self._barge_into(answer, turn_id, t)
+            case msg.SayInAnswer(text=text):
+                with self._lock:
+                    current = self._answer
+                if current is not None:
+                    current.speech.say(text)
+            case msg.Settle(question=question, allowed=allowed, by=by, heard=heard, turn_id=turn_id):
+                self._settle(question, allowed, by, heard, turn_id)
+            case msg.Mute(muted=muted):
+                self.hearing.mute(muted)
+        return None
+
+    def _transcribed(self, key: int, future: Future) -> None:
+        """On the STT worker: hand the transcript to the control thread."""
+        if not future.cancelled():
+            try:
+                self._events.put(_transcript(key, future))
+            except Exception as exc:  # a bug, not a failed transcription: run() raises it
+                self._events.put(_Crash(exc))
 
     def _quietly(self, fn: Callable[..., object], *args: object) -> None:
         try:
@@ -459,157 +307,77 @@ class VoiceLoop:
         except Exception as exc:  # speculation is optional; the real turn reports real errors
             self.errors.append(f"speculative work failed: {exc}")
 
-    def _try_early_end(self, event: SpeculativeEnd) -> None:
-        """Answer at the short silence when the transcript is plainly a finished question."""
-        assert self._speculative is not None
-        try:
-            text = self._speculative[1].result().text.strip()
-        except SoriError:
-            return  # the end-of-turn path transcribes again and reports the error
-        if text.endswith("?") and len(text.split()) >= 3 and self._events.empty():
-            self._early_closed = True
-            self._start_turn(event.audio, getattr(event, "t_speech_end", event.t), time.monotonic())
+    def _settle(self, question: Question, allowed: bool, by: AnsweredBy, heard: str, turn_id: int) -> None:
+        if question.answer(allowed, by, heard):
+            self._emit(ConfirmationAnswered(turn_id, heard, allowed, question.id, by))
 
-    def _try_early_answer(self, future: Future) -> None:
-        """A clear yes or no needs no end-of-turn silence."""
-        try:
-            text = future.result().text
-        except SoriError:
-            return
-        if parse_yes_no(text) is not None:
-            self._early_closed = self._answered_early = True
-            self._answer_confirmation(text, final=True, by="voice")
-
-    def _answer_confirmation(self, text: str, final: bool, by: AnsweredBy) -> None:
-        pending = self._confirmation
-        if pending is None:
-            return
-        answer = parse_yes_no(text)
-        if answer is None and not pending.asked_again and not final:
-            pending.asked_again = True
-            if self._speech is not None:
-                self._speech.say("Please say yes or no.")
-            return
-        self._settle(pending.question, bool(answer), by, text)
-
-    def _end_of_turn(self, event: TurnEnded) -> None:
-        pending = self._confirmation
-        if pending is not None:
-            result = self._transcribe(event.audio)
-            if result is not None and result.text.strip():
-                self._answer_confirmation(result.text, final=False, by="voice")
-            pending.hearing = False
-            return
-        audio, t_audio_start = event.audio, event.t_audio_start
-        held, self._held = self._held, None
-        if held is not None:
-            # The user went on after a mid-sentence pause: one utterance, transcribed as a whole.
-            gap = int(min(max(0.0, t_audio_start - held.t_audio_end), 2.0) * SAMPLE_RATE)
-            audio = np.concatenate([held.audio, np.zeros(gap, np.float32), audio])
-            t_audio_start = held.t_audio_start
-            self._speculative = None
-        result = self._transcribe(audio)
-        if result is None:
-            return
-        if sounds_unfinished(result.text) and len(audio) < MAX_TURN_S * SAMPLE_RATE:
-            extra = self.voice.end_silence_ms / 1000
-            self._held = _Held(
-                audio,
-                t_audio_start,
-                event.t_speech_end,
-                event.t_decided,
-                result.text,
-                result.duration_s,
-                time.monotonic() + extra,
-            )
-            return
-        self._answer_transcript(audio, event.t_speech_end, event.t_decided, result.text, result.duration_s)
-
-    def _transcribe(self, audio: np.ndarray):
-        """The turn's transcript: the speculative one when it covers this audio, else a fresh one."""
-        spec, self._speculative = self._speculative, None
-        future = spec[1] if spec is not None and spec[0] == self._turn_id else None
-        self._speculative_hit = future is not None
-        if future is None:
-            future = self._stt.submit(self.assistant.transcribe, audio)
-        try:
-            return future.result()
-        except SoriError as exc:
-            self._emit(ErrorEvent(self._turn_id, str(exc)))
-            return None
-
-    def _start_turn(self, audio: np.ndarray, speech_end: float, decided: float) -> None:
-        """Answer now (early end of turn on a clear question)."""
-        result = self._transcribe(audio)
-        if result is not None:
-            self._answer_transcript(audio, speech_end, decided, result.text, result.duration_s)
-
-    def _answer_transcript(
-        self, audio: np.ndarray, speech_end: float, decided: float, text: str, duration_s: float
-    ) -> None:
-        turn = TurnRecord(self._turn_id, speech_end=speech_end, decided=decided)
-        turn.speculative_hit = self._speculative_hit
-        turn.transcript_ready = time.monotonic()
-        turn.transcript = text
-        if not text:
-            self._emit(StateChanged(turn.turn_id, "listening"))
-            return
-        self._emit(TranscriptReady(turn.turn_id, text, duration_s))
-        self._launch(turn, "spoken", duration_s)
-
-    def _launch(self, turn: TurnRecord, source: str, duration_s: float | None) -> None:
-        """Answer on the turn thread, so the control thread stays free to hear a barge-in."""
-        self._finish_turn(wait=True)
-        self.turns.append(turn)
-        self._cancel = threading.Event()
-        self._speech = SpeechOutput(self.assistant.tts, self.sink)
-        self._turn_thread = threading.Thread(
-            target=self._answer,
-            args=(turn, source, duration_s, self._speech, self._cancel),
-            name=f"sori-turn-{turn.turn_id}",
-            daemon=True,
+    def _start(
+        self, answer_id: int, turn_id: int, record: TurnRecord | None, target: Callable[..., None], *args
+    ) -> _Answer:
+        """One answer at a time: the machine starts the next only once the last is over or stopped."""
+        self._finish(wait=True)
+        answer = _Answer(answer_id, turn_id, record, SpeechOutput(self.assistant.tts, self.sink))
+        answer.thread = threading.Thread(
+            target=target, args=(answer, *args), name=f"sori-turn-{turn_id}", daemon=True
         )
-        self._emit(StateChanged(turn.turn_id, "thinking"))
-        self._turn_thread.start()
+        with self._lock:
+            self._answer = answer
+        self.sink.attach(answer.speech)
+        return answer
 
-    def _barge_in(self, t: float) -> None:
-        turn = self.turns[-1] if self.turns else None
-        if turn is not None and self.answering:
-            turn.barged_in_at = t
-            self._interrupt()
-            self._emit(BargeIn(turn.turn_id, t))
-            self._finish_turn(wait=True)
+    def _launch(self, start: msg.StartAnswer) -> None:
+        """Answer on the turn thread, so the control thread stays free to hear a barge-in."""
+        self.turns.append(start.turn)
+        answer = self._start(
+            start.answer, start.turn.turn_id, start.turn, self._reply, start.source, start.duration_s
+        )
+        self._emit(StateChanged(start.turn.turn_id, "thinking"))
+        answer.thread.start()
 
-    def _interrupt(self) -> None:
-        self._cancel.set()
-        if self._speech is not None:
-            self._speech.stop()
+    def _announce(self, answer_id: int, turn_id: int, text: str) -> None:
+        answer = self._start(answer_id, turn_id, None, self._say, text)
+        self.announcements.append((self.clock.now(), text))
+        self.assistant.store.add_message(self.conversation_id, "assistant", text)
+        self._emit(ReplyDone(turn_id, text, True))
+        answer.thread.start()
 
-    def _finish_turn(self, wait: bool) -> None:
-        if self._turn_thread is not None:
+    def _barge_into(self, answer_id: int, turn_id: int, t: float) -> None:
+        with self._lock:
+            answer = self._answer
+        if answer is None or answer.id != answer_id:
+            return
+        if answer.record is not None:
+            answer.record.barged_in_at = t
+        self.interrupt()
+        self._emit(BargeIn(turn_id, t))
+        answer.thread.join()
+
+    def _finish(self, wait: bool) -> None:
+        with self._lock:
+            answer = self._answer
+        if answer is not None and answer.thread.ident is not None:
             if not wait:
-                self._interrupt()
-            self._turn_thread.join()
-            self._turn_thread = None
+                self.interrupt()
+            answer.thread.join()
 
     # -- turn thread -------------------------------------------------------------------------------
-    def _say(self, speech: SpeechOutput, text: str) -> None:
+    def _say(self, answer: _Answer, text: str) -> None:
         try:
-            speech.say(text)
-            speech.finish()
+            answer.speech.say(text)
+            answer.speech.finish()
         except SoriError as exc:
-            self._emit(ErrorEvent(self._turn_id, str(exc)))
+            self._emit(ErrorEvent(answer.turn_id, str(exc)))
+        finally:
+            self._events.put(msg.AnswerFinished(answer.id))
 
-    def _answer(
-        self,
-        turn: TurnRecord,
-        source: str,
-        duration_s: float | None,
-        speech: SpeechOutput,
-        cancel: threading.Event,
-    ) -> None:
+    def _reply(self, answer: _Answer, source: str, duration_s: float | None) -> None:
+        turn = answer.record
+        assert turn is not None
+
         def delta(text: str) -> None:
-            if turn.turn_id == self._turn_id:
+            with self._lock:
+                current = self._turn_id
+            if turn.turn_id == current:
                 self._emit(ReplyDelta(turn.turn_id, text))
 
         try:
@@ -619,8 +387,8 @@ class VoiceLoop:
                 source=source,
                 audio_duration_s=duration_s,
                 on_delta=delta,
-                speech=speech,
-                cancel=cancel,
+                speech=answer.speech,
+                cancel=answer.cancel,
                 timings_ms=_stt_timings(turn) if source == "spoken" else None,
                 origin=turn.speech_end if source == "spoken" else None,
             )
@@ -629,8 +397,8 @@ class VoiceLoop:
         except SoriError as exc:
             self.errors.append(str(exc))
             self._emit(ErrorEvent(turn.turn_id, str(exc)))
-        if turn.turn_id == self._turn_id:
-            self._emit(StateChanged(turn.turn_id, "listening"))
+        finally:
+            self._events.put(msg.AnswerFinished(answer.id))
 
     def _emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -640,4 +408,4 @@ class VoiceLoop:
                 self.errors.append(f"event handler failed: {exc}")
 
 
-__all__ = ["TurnRecord", "VoiceLoop", "sounds_unfinished"]
+__all__ = ["ECHO_TAIL_S", "MAX_TURN_S", "TurnRecord", "VoiceLoop", "sounds_unfinished"]

@@ -15,11 +15,11 @@ import pytest
 
 from assistant.audio.clock import Clock
 from assistant.audio.decode import decode_file
+from assistant.audio.microphone import MicrophoneSource
 from assistant.audio.sources import (
     AudioFrame,
     AudioInputUnavailable,
     FileSource,
-    MicrophoneSource,
     ScriptedSource,
     ScriptItem,
     speech_bounds,

@@ -11,6 +11,8 @@ import sys
 import time
 import wave
 
+import pytest
+
 from assistant.store import ConversationStore
 from tests.conftest import REPO, assert_clean_error
 
@@ -33,6 +35,7 @@ def test_chat_streams_keeps_history_and_commands(sori, tmp_path):
     assert r.returncode == 0 and len(store.list_conversations()) == 3
 
 
+@pytest.mark.slow  # the real `sori`, started by hand
 def test_ctrl_c_stops_the_answer_not_the_chat(config_file, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "assistant", "chat"],

@@ -10,7 +10,7 @@ import pytest
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.errors import ConfigError, EngineError, InputError, ModelError
-from assistant.llm import ChatMessage
+from assistant.llm import ChatMessage, ChatModel, LocalChatModel
 from assistant.store import ConversationStore
 from tests.conftest import assert_clean_error
 
@@ -133,6 +133,19 @@ def test_server_unreachable_is_clear(small_settings, tmp_path):
     a = Assistant(s, store=ConversationStore(tmp_path / "c.sqlite3"))
     with pytest.raises(EngineError, match="127.0.0.1:9"):
         a.llm.load()
+
+
+def test_only_the_local_model_has_the_local_abilities(small_settings, tmp_path):
+    # warm, prefill, fit and forced_call (the fast path) exist where Sori runs the model itself.
+    local = Assistant(small_settings, store=ConversationStore(tmp_path / "a.sqlite3"))
+    assert isinstance(local.llm, LocalChatModel) and local.local_llm is local.llm
+    s = Settings.model_validate(
+        {**small_settings.model_dump(), "llm": {"server_url": "http://127.0.0.1:9/v1"}}
+    )
+    server = Assistant(s, store=ConversationStore(tmp_path / "b.sqlite3"))
+    assert isinstance(server.llm, ChatModel) and not isinstance(server.llm, LocalChatModel)
+    assert server.local_llm is None
+    server.prefill(server.store.new_conversation().id, "Hello?")  # a no-op for a server, not a request
 
 
 def test_unknown_model_id(small_settings):

@@ -10,6 +10,7 @@ import pytest
 
 from assistant.errors import Cancelled
 from assistant.tools import ToolExecutor, ToolRegistry, ToolResult
+from assistant.tools.executor import CallRefused, PendingCall, confirmation
 from tests.test_tools_loader import make_folder, mixed_folder, write
 
 CONFIRMED = '''
@@ -172,6 +173,32 @@ def test_confirm_refused_and_without_callback(registry: ToolRegistry) -> None:
 
     with pytest.raises(Cancelled):  # the user stopping the turn is not a tool problem
         ToolExecutor(registry, confirm=stop).call("launch", {"target": "moon"})
+
+
+def test_before_call_hooks_decide_after_validation(registry: ToolRegistry) -> None:
+    seen: list[tuple[str, dict]] = []
+
+    def note(call: PendingCall) -> None:
+        seen.append((call.name, call.values))
+        time.sleep(0.3)  # a user thinking: not the tool's time
+
+    def refuse(call: PendingCall) -> None:
+        raise CallRefused(f"not today: {call.name}")
+
+    executor = ToolExecutor(registry)
+    assert not executor.call("launch", {"target": 3}, before=[note]).ok  # invalid: no hook is asked
+    assert seen == []
+    refused = executor.call("roll_dice", {"sides": 6}, before=[note, refuse])
+    assert not refused.ok and refused.error == "not today: roll_dice" and refused.confirmed is None
+    assert seen == [("roll_dice", {"sides": 6, "count": 1})] and refused.duration_ms < 300
+    # A hook that lets a confirm=True tool through is not a yes: only the confirmation hook gives one.
+    unasked = executor.call("launch", {"target": "moon"}, before=[lambda call: None])
+    assert not unasked.ok and unasked.confirmed is False and "confirmation" in unasked.error
+    asked: list[str] = []
+    yes = confirmation(lambda sentence: asked.append(sentence) or True)
+    assert executor.call("launch", {"target": "moon"}, before=[yes, yes]).confirmed is True
+    assert asked == ["Run launch with target='moon', count=2?"]  # asked once, though hooked twice
+    assert ran(registry) == ["moon"]
 
 
 def test_dry_run_validates_without_running_or_asking(registry: ToolRegistry) -> None:

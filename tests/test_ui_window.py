@@ -293,3 +293,72 @@ def test_a_damaged_database_is_reported(qtbot, small_settings, engines):
     window = open_window(qtbot, small_settings, engines)
     qtbot.waitUntil(lambda: window.notices.has("store-repair"))
     assert "moved it to" in window.notices.notices["store-repair"].message.text()
+
+
+def _chimed(window) -> bool:
+    """A timer's chime (0.7 s) was played into the window's sink."""
+    from assistant.session_audio import CHIME_RATE, chime
+
+    seconds = len(chime()) / CHIME_RATE
+    return any(abs(c.t_end - c.t_start - seconds) < 0.01 for c in window.bridge.session.sink.sink.chunks)
+
+
+def _timer_notice(window) -> str | None:
+    return next((n.message.text() for k, n in window.notices.notices.items() if k.startswith("timer-")), None)
+
+
+def test_a_typed_timer_rings_in_the_window_and_after_a_restart(qtbot, small_settings, engines, tmp_path):
+    import time
+
+    from assistant.services.timers import pending_timers
+    from tests.test_ui_support import ask
+
+    window = open_window(qtbot, small_settings, engines, audio_out=tmp_path / "first.wav")
+    result = ask(qtbot, window, "Set a timer for 3 seconds.")
+    assert "3 seconds" in result.text and [c["name"] for c in result.tool_calls] == ["set_timer"]
+    qtbot.waitUntil(lambda: _timer_notice(window) is not None, timeout=30_000)
+    assert _timer_notice(window) == "Your 3 second timer is done."
+    qtbot.waitUntil(lambda: _chimed(window), timeout=30_000)  # after the answer, never over it
+
+    # A timer that falls due while the window is closed rings when it opens again.
+    result = ask(qtbot, window, "Set a timer for 20 seconds.")
+    assert "20 seconds" in result.text
+    window.close()
+    (timer,) = pending_timers()
+    time.sleep(max(0.0, timer.due - time.time()) + 0.5)
+    again = open_window(qtbot, small_settings, engines, audio_out=tmp_path / "second.wav")
+    qtbot.waitUntil(lambda: _timer_notice(again) is not None, timeout=30_000)
+    assert _timer_notice(again).startswith("Your 20 second timer is done. (Late: it was due")
+    qtbot.waitUntil(lambda: _chimed(again), timeout=30_000)
+    assert pending_timers() == []
+
+
+SECRET_PLUGIN = '''from assistant.tools import tool
+
+
+@tool(patterns=[r"^what is the secret word"])
+def secret_word() -> str:
+    """The secret word of the day."""
+    return "The secret word is pineapple."
+'''
+
+
+def test_a_plugin_dropped_in_while_the_window_is_open_is_callable(qtbot, small_settings, engines):
+    import time
+
+    from tests.test_ui_support import ask
+
+    folder = paths.plugins_dir()
+    folder.mkdir(parents=True, mode=0o700)
+    window = open_window(qtbot, small_settings, engines)
+    registry = window.bridge.assistant.tools
+    assert "secret_word" not in registry.tools
+    listed: list[list] = []
+    window.bridge.pluginsListed.connect(lambda tools, errors: listed.append([t[0] for t in tools]))
+    dropped = time.monotonic()
+    (folder / "secret.py").write_text(SECRET_PLUGIN)
+    qtbot.waitUntil(lambda: "secret_word" in registry.tools, timeout=2000)  # no restart
+    print(f"\nthe plugin was callable {time.monotonic() - dropped:.2f} s after it was written")
+    result = ask(qtbot, window, "What is the secret word?")
+    assert [c["name"] for c in result.tool_calls] == ["secret_word"] and "pineapple" in result.text.lower()
+    qtbot.waitUntil(lambda: any("secret_word" in names for names in listed))  # Settings → Plugins too

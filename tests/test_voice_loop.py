@@ -23,13 +23,36 @@ from assistant.store import ConversationStore
 from tests.conftest import norm
 
 
-def run_loop(assistant, source, sink, voice: VoiceSettings | None = None):
+def run_loop(assistant, source, sink, voice: VoiceSettings | None = None, then=None):
+    """then(event, events): called with each event on the loop's threads (to speak the next question once
+    an answer is done, or close a source that listens until closed)."""
     conv = assistant.store.new_conversation()
     events: list = []
-    loop = VoiceLoop(assistant, source, sink, conv.id, voice=voice, on_event=events.append)
-    turns = loop.run()
+
+    def on_event(event) -> None:
+        events.append(event)
+        if then is not None:
+            then(event, events)
+
+    loop = VoiceLoop(assistant, source, sink, conv.id, voice=voice, on_event=on_event)
+    give_up = threading.Timer(300, source.close)  # an answer that never comes fails below, not by hanging
+    give_up.start()
+    try:
+        turns = loop.run()
+    finally:
+        give_up.cancel()
     sink.close()
     return conv, turns, events, loop
+
+
+def close_after_answer(source: ScriptedSource):
+    """Listening goes on until an answer was given in full, however long the machine takes for it."""
+
+    def then(event, events) -> None:
+        if isinstance(event, ReplyDone) and event.complete:
+            source.close()
+
+    return then
 
 
 def echoing_sink(path: Path, source: ScriptedSource, gain: float, **kw) -> TimestampedWavSink:
@@ -44,16 +67,30 @@ def echoing_sink(path: Path, source: ScriptedSource, gain: float, **kw) -> Times
 
 def test_three_spoken_questions(assistant, shared, tmp_path):
     utter = shared / "eval" / "utterances"
-    script = [
-        ScriptItem(utter / "q01_capital.wav"),
-        ScriptItem(shared / "audio" / "jfk.flac", gap_before_s=10),
-        ScriptItem(utter / "q05_math.wav", gap_before_s=10),
-    ]
+    source = ScriptedSource([ScriptItem(utter / "q01_capital.wav")], tail_silence_s=math.inf)
+    # Each next question comes two seconds after the last answer was spoken, however long that took.
+    questions = [decode_file(shared / "audio" / "jfk.flac"), decode_file(utter / "q05_math.wav")]
+    offset = [len(decode_file(utter / "q01_capital.wav"))]
+
+    def ask_next(event, events) -> None:
+        if not isinstance(event, ReplyDone):
+            return
+        if not questions:
+            source.close()
+            return
+        # Placed on the source's timeline as a script places a clip after the one before (the same phase
+        # within the 20 ms frames), so the detector and Whisper hear the very same frames on every run.
+        audio = questions.pop(0)
+        n = math.ceil((time.monotonic() + 2.0 - source.t0) * 16000)
+        n += (offset[0] - n) % source.frame_samples
+        source.add_echo(audio, source.t0 + n / 16000)
+        offset[0] += len(audio)
+
     out = tmp_path / "conversation.wav"
     sink = TimestampedWavSink(out)
     # JFK pauses for almost a second between phrases: a speaker like him sets a longer end-of-turn silence.
     voice = VoiceSettings(end_silence_ms=1100)
-    conv, turns, events, loop = run_loop(assistant, ScriptedSource(script, tail_silence_s=10), sink, voice)
+    conv, turns, events, loop = run_loop(assistant, source, sink, voice, ask_next)
     assert loop.errors == []
     transcripts = [norm(t.transcript) for t in turns]
     assert len(turns) == 3, transcripts
@@ -80,18 +117,24 @@ def test_three_spoken_questions(assistant, shared, tmp_path):
 
 def test_barge_in_stops_playback_and_answers_the_new_question(assistant, shared, tmp_path):
     utter = shared / "eval" / "utterances"
-    source = ScriptedSource([ScriptItem(utter / "q07_joke.wav")], tail_silence_s=12)
+    source = ScriptedSource([ScriptItem(utter / "q07_joke.wav")], tail_silence_s=math.inf)
     interruption = decode_file(utter / "q01_capital.wav")
     lead_in, _ = speech_bounds(interruption)
     onset: list[float] = []
+    played = [0.0]
 
     def on_play(samples, rate, t):
-        if not onset:  # one second into Sori's first answer, the user asks something else
-            source.add_echo(interruption, t + 1.0)
-            onset.append(t + 1.0 + lead_in)
+        seconds = len(samples) / rate
+        # One second into Sori's voice, the user asks something else (counted in audio, not in clock
+        # time: a busy machine may leave gaps between the first clauses).
+        if not onset and played[0] + seconds > 1.0:
+            at = t + 1.0 - played[0]
+            source.add_echo(interruption, at)
+            onset.append(at + lead_in)
+        played[0] += seconds
 
     sink = TimestampedWavSink(tmp_path / "out.wav", on_play=on_play)
-    conv, turns, events, loop = run_loop(assistant, source, sink)
+    conv, turns, events, loop = run_loop(assistant, source, sink, then=close_after_answer(source))
     assert len(turns) == 2, [t.transcript for t in turns]
     first, second = turns
     assert first.barged_in_at is not None and not first.complete
@@ -136,9 +179,11 @@ def test_no_turn_from_silence_or_noise(assistant, tmp_path, name, effect):
 
 @pytest.mark.parametrize("barge_in", [False, True])
 def test_own_voice_echo_neither_starts_a_turn_nor_cuts_sori_off(assistant, shared, tmp_path, barge_in):
-    source = ScriptedSource([ScriptItem(shared / "eval" / "utterances" / "q07_joke.wav")], tail_silence_s=12)
+    joke = shared / "eval" / "utterances" / "q07_joke.wav"
+    source = ScriptedSource([ScriptItem(joke)], tail_silence_s=math.inf)
     sink = echoing_sink(tmp_path / "out.wav", source, gain=0.3)
-    conv, turns, events, loop = run_loop(assistant, source, sink, VoiceSettings(barge_in=barge_in))
+    voice = VoiceSettings(barge_in=barge_in)
+    conv, turns, events, loop = run_loop(assistant, source, sink, voice, close_after_answer(source))
     assert len(turns) == 1, [t.transcript for t in turns]
     assert turns[0].complete and turns[0].barged_in_at is None
     assert sink.seconds > 2.0 and not any(c.stopped for c in sink.chunks)

@@ -1,9 +1,9 @@
-"""The one object between the window and the core.
+"""The one object between the window and the core: a Qt adapter over assistant.session.Session.
 
-Bridge lives on the GUI thread. Its methods return at once: they start the work on Python threads (a
-single store worker, the model loader, a turn thread, the voice session) and the results come back as
-its signals, emitted from those threads and delivered to the window through queued connections. So the
-GUI thread never waits for an engine, a tool or the disk.
+Bridge lives on the GUI thread. Its methods return at once: the Session runs turns, listening, timers and
+the plugin watcher on its own threads; the store and settings work runs on one store worker, the models
+load on a loader thread. Results come back as signals, emitted from those threads and delivered to the
+window through queued connections. So the GUI thread never waits for an engine, a tool or the disk.
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from assistant.audio.sinks import AudioSink
 from assistant.core import Assistant
 from assistant.errors import SoriError
-from assistant.questions import Question
-from assistant.speech import SpeechOutput
-from assistant.store import Conversation, ConversationStore
-from ui import services
+from assistant.session import Session
+from assistant.store import ConversationStore
+from ui import services, signals
 from ui.bridge_voice import TurnResult, VoiceCommands
-from ui.voice import ObservedSink, VoiceSession
+
+signals.install()  # before the first emit: some PySide6 releases lose a reference to True on each
 
 ROLES = (("llm", "chat model"), ("stt", "speech recognition"), ("tts", "voice"))
-CONFIRM_TIMEOUT_S = 120.0  # an unanswered "may I?" is a no
+
+__all__ = ["Bridge", "TurnResult"]
 
 
 class Bridge(QObject, VoiceCommands):
@@ -41,7 +41,7 @@ class Bridge(QObject, VoiceCommands):
     # conversations
     conversationsListed = Signal(str, object)  # query, list[Conversation]
     conversationOpened = Signal(object, object)  # Conversation, list[Message]
-    conversationCreated = Signal(object)  # Conversation
+    conversationCreated = Signal(int)  # conversation id (a turn started a new conversation)
     # turns
     userSpoke = Signal(int, str, float)  # conversation id, transcript, seconds of speech
     replyDelta = Signal(int, str)  # conversation id, new text
@@ -50,8 +50,9 @@ class Bridge(QObject, VoiceCommands):
     stateChanged = Signal(str)  # listening, hearing, transcribing, thinking, speaking, ready
     micChanged = Signal(str)  # off, listening, speaking
     inputLevel = Signal(float)  # 0..1
-    confirmRequested = Signal(int, str)  # request id, what the tool will do (answer_confirmation)
-    confirmSettled = Signal(int)  # request id: answered (perhaps by voice) or given up; close the question
+    confirmRequested = Signal(int, str)  # question id, what the tool will do (answer_confirmation)
+    confirmSettled = Signal(int)  # question id: answered (by button, typed or spoken) or given up
+    timerRang = Signal(int, str)  # timer id, what to tell the user
     # everything that went wrong, with its fix
     notice = Signal(str, str, str)  # key, title, message
     # settings
@@ -71,28 +72,18 @@ class Bridge(QObject, VoiceCommands):
         self.assistant = assistant
         self.audio_in = list(audio_in or [])
         self.audio_out = audio_out
-        self.speak_replies = True
         self.hands_free = False
         self.ready: dict[str, bool] = {role: False for role, _ in ROLES}
         self.mic_reason = "the models are still loading"
+        # A timer rings with a chime here; a tool's question is answered by a notice's buttons (no asker).
+        self.session = Session(assistant, on_event=self._on_event, chime=True, speak=False)
+        self._speak_replies = True
         self._store_worker = ThreadPoolExecutor(1, thread_name_prefix="sori-ui-store")
         self._store: ConversationStore | None = None
         self._store_lock = threading.Lock()
         self._loader: threading.Thread | None = None
-        self._sink: AudioSink | None = None
-        self._turn: threading.Thread | None = None
-        self._turn_active = False
-        self._voice_busy = False
-        self._cancel = threading.Event()
-        self._speech: SpeechOutput | None = None
-        self._session: VoiceSession | None = None
-        self._spoken_turns: set[int] = set()
-        self._speaking = False
-        self._muted = False
-        self._mic_lost = False  # the microphone went away during a session (to say when it is back)
+        self._init_voice()
         self._closed = False
-        self._confirmations: dict[int, Question] = {}
-        assistant.confirm = self._confirm  # a confirm=True tool asks the user through the window
 
     # -- start-up --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -114,6 +105,11 @@ class Bridge(QObject, VoiceCommands):
             return self._store
 
     def _load(self) -> None:
+        # The sink first: a timer that fell due while Sori was closed rings (with its chime) right away.
+        sink, problem = self.session.audio.try_output(self.audio_out)
+        self.session.use_sink(sink)
+        self.audioOutput.emit(sink is not None, problem)
+        self.session.start_timers()
         total = len(ROLES)
         for done, (role, label) in enumerate(ROLES):
             self.loadProgress.emit(done, total, label)
@@ -130,7 +126,9 @@ class Bridge(QObject, VoiceCommands):
                 self.ready[role] = True
                 self.engineReady.emit(role, getattr(engine, "name", role))
         self.loadProgress.emit(total, total, "")
-        self._setup_audio()
+        self.speak_replies = self._speak_replies  # now that the voice is known to work (or not)
+        self._setup_microphone()
+        self.session.watch_plugins()  # plugin files dropped in while the window is open take effect
         tools, errors = services.load_plugins(self.assistant)
         for error in errors[:3]:
             self.notice.emit(
@@ -141,17 +139,14 @@ class Bridge(QObject, VoiceCommands):
         self.pluginsListed.emit(tools, errors)
         self.loadFinished.emit()
 
-    def _setup_audio(self) -> None:
-        sink, problem = services.make_output(self.assistant.settings, self.audio_out)
-        self._sink = ObservedSink(sink, self._on_speaking) if sink is not None else None
-        self.audioOutput.emit(sink is not None, problem)
+    def _setup_microphone(self) -> None:
         if not (self.ready["stt"] and self.ready["tts"]):
             missing = "speech recognition" if not self.ready["stt"] else "the voice"
             self.mic_reason = f"voice input needs {missing}, which did not load (see the message above)"
         elif self.audio_in:
             self.mic_reason = ""
         else:
-            self.mic_reason = services.microphone_problem(self.assistant.settings) or ""
+            self.mic_reason = self.session.audio.microphone_problem() or ""
         self.micAvailability.emit(not self.mic_reason, self.mic_reason)
 
     # -- conversations (all on the store worker) -------------------------------------------------
@@ -204,100 +199,40 @@ class Bridge(QObject, VoiceCommands):
 
         self._store_job(job)
 
-    def _new_conversation(self) -> int:
-        conv: Conversation = self.assistant.store.new_conversation()
-        self.conversationCreated.emit(conv)
-        return conv.id
-
     # -- typed turns -----------------------------------------------------------------------------
+    @property
+    def speak_replies(self) -> bool:
+        return self._speak_replies
+
+    @speak_replies.setter
+    def speak_replies(self, value: bool) -> None:
+        self._speak_replies = value
+        self.session.speak = value and self.ready["tts"]
+
     @property
     def busy(self) -> bool:
         """An answer is being written or spoken (typed, or a voice turn)."""
-        return self._turn_active or self._voice_busy
+        return self.session.busy
+
+    @property
+    def asking(self) -> bool:
+        """A tool waits for a yes or no (a typed line now answers it)."""
+        return self.session.asking
 
     def send_text(self, conversation_id: int | None, text: str) -> None:
-        """Answer `text` in the conversation (None: a new one); the answer streams as replyDelta."""
-        if self._session is not None:
-            session = self._session
-            session.follow(conversation_id)
-            self._store_job(lambda: session.submit_text(text))
-            return
-        if self._turn_active:
-            raise RuntimeError("an answer is still being written; stop it first")
-        self._turn_active = True
-        self._cancel = threading.Event()
-        self._turn = threading.Thread(
-            target=self._typed_turn,
-            args=(conversation_id, text, self._cancel),
-            name="sori-ui-turn",
-            daemon=True,
-        )
-        self.busyChanged.emit(True)
-        self.stateChanged.emit("thinking")
-        self._turn.start()
+        """Answer `text` in the conversation (None: a new one); the answer streams as replyDelta.
 
-    def _typed_turn(self, conversation_id: int | None, text: str, cancel: threading.Event) -> None:
-        cid = conversation_id or 0
-        result = TurnResult(cid, "", False)
-        try:
-            self._ensure_store()
-            cid = conversation_id if conversation_id is not None else self._new_conversation()
-            speech = None
-            if self.speak_replies and self.ready["tts"] and self._sink is not None:
-                speech = self._speech = SpeechOutput(self.assistant.tts, self._sink)
-            reply = self.assistant.reply(
-                cid, text, on_delta=lambda d: self.replyDelta.emit(cid, d), speech=speech, cancel=cancel
-            )
-            calls = list(getattr(reply, "tool_calls", []) or [])
-            result = TurnResult(cid, reply.text, reply.complete, False, reply.timings_ms, tool_calls=calls)
-        except Exception as exc:  # SoriError has the fix; anything else is a bug, still shown
-            message = str(exc) if isinstance(exc, SoriError) else f"{type(exc).__name__}: {exc}"
-            self.notice.emit("turn", "Sori could not answer", message)
-            result = TurnResult(cid, "", False, error=message)
-        finally:
-            self._speech = None
-            self._speaking = False
-            self.stateChanged.emit("listening" if self._session else "ready")
-            # Cleared before replyFinished, so the window may send the next question as soon as it has it;
-            # the late busyChanged below is harmless: the window asks `busy` for the truth.
-            self._turn_active = False
-            self.replyFinished.emit(result)
-            self.busyChanged.emit(False)
-            self._emit_mic()
-
-    def _confirm(self, sentence: str) -> bool:
-        """On the turn thread: ask the window, wait for the answer (no answer in time means no)."""
-        question = Question(sentence)
-        self._confirmations[question.id] = question
-        session = self._session
-        loop = session.loop if session is not None else None
-        try:
-            self.confirmRequested.emit(question.id, sentence)
-            if loop is not None and loop.answering:
-                # A spoken conversation: Sori asks aloud too; a spoken answer or the window's button decides.
-                return loop.confirm(question)
-            if not question.wait(CONFIRM_TIMEOUT_S):
-                question.answer(False, "timeout")
-            return bool(question.allowed)
-        finally:
-            self._confirmations.pop(question.id, None)
-            self.confirmSettled.emit(question.id)
+        While a tool waits for a yes or no, the text answers it instead."""
+        if not self.session.asking:
+            self.session.follow(conversation_id)
+        self.session.send(text)  # Busy (a SoriError) while an answer is still being written
 
     def answer_confirmation(self, request: int, allowed: bool) -> None:
-        question = self._confirmations.get(request)
-        if question is not None:
-            question.answer(allowed, "button")
+        self.session.confirmations.answer(request, allowed, "button")
 
     def stop_reply(self) -> None:
-        """Stop the answer being written and spoken (it is kept, marked as cut off)."""
-        for request in list(self._confirmations):
-            self.answer_confirmation(request, False)  # a pending question is answered "no"
-        self._cancel.set()
-        speech = self._speech
-        if speech is not None:
-            speech.stop()
-        if self._session is not None:
-            self._session.interrupt()
+        """Stop the answer being written and spoken (it is kept, marked as cut off); a question is a no."""
+        self.session.interrupt()
 
     # -- settings --------------------------------------------------------------------------------
     def list_plugins(self, reload: bool = False) -> None:
@@ -323,19 +258,12 @@ class Bridge(QObject, VoiceCommands):
 
     # -- shutdown --------------------------------------------------------------------------------
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop speaking and listening, finish the pending writes, close the store and the sink."""
+        """Stop speaking, listening, timers and the plugin watcher; finish the pending writes; close the
+        store and the sink."""
         if self._closed:
             return
         self._closed = True
-        session, self._session = self._session, None
-        self.stop_reply()
-        if session is not None:
-            session.stop()
-            session.join(timeout)
-        if self._turn is not None:
-            self._turn.join(timeout)
+        self.session.close(timeout=timeout)
         self._store_worker.shutdown(wait=True)
-        if self._sink is not None:
-            self._sink.close()
         if self._store is not None:
             self._store.close()

@@ -117,7 +117,8 @@ class MainWindow(QMainWindow):
         b.notice.connect(lambda key, title, text: self.notices.show_notice(key, title, text), q)
         b.settingsSaved.connect(self._settings_saved, q)
         b.confirmRequested.connect(self._confirm, q)
-        b.confirmSettled.connect(lambda request: self.notices.dismiss(f"confirm-{request}"), q)
+        b.confirmSettled.connect(self._confirm_settled, q)
+        b.timerRang.connect(self._timer_rang, q)
         self.input.box.submitted.connect(self.send)
         self.input.send.clicked.connect(self.send)
         self.input.stop.clicked.connect(b.stop_reply)
@@ -161,10 +162,10 @@ class MainWindow(QMainWindow):
         self.bridge.follow_conversation(conv.id)
         self.setWindowTitle(f"{conv.title or 'New conversation'} — Sori")
 
-    def _created(self, conv: Conversation) -> None:
+    def _created(self, conversation_id: int) -> None:
         if self.current_id is None and self._requested is None:
-            self.current_id = conv.id
-            self.sidebar.current_id = conv.id
+            self.current_id = conversation_id
+            self.sidebar.current_id = conversation_id
         self.bridge.list_conversations(self._query())
 
     def _listed(self, query: str, conversations: list[Conversation]) -> None:
@@ -201,7 +202,13 @@ class MainWindow(QMainWindow):
     # -- turns -----------------------------------------------------------------------------------
     def send(self) -> None:
         text = self.input.box.toPlainText().strip()
-        if not text or not self.llm_ready or (self.bridge.busy and not self.bridge.voice_active):
+        if not text or not self.llm_ready:
+            return
+        if self.bridge.asking:  # a tool waits for a yes or no: this is the answer, not a question
+            self.input.box.clear()
+            self.bridge.send_text(self.current_id, text)
+            return
+        if self.bridge.busy and not self.bridge.voice_active:
             return
         self.chat.add_user(text)
         self.input.box.clear()
@@ -248,13 +255,23 @@ class MainWindow(QMainWindow):
             "Allow",
             lambda allowed: self.bridge.answer_confirmation(request, allowed),
         )
+        self._busy(self.bridge.busy)  # a typed yes or no answers it too
+
+    def _confirm_settled(self, request: int) -> None:
+        self.notices.dismiss(f"confirm-{request}")
+        self._busy(self.bridge.busy)  # typing goes back to asking questions
+
+    def _timer_rang(self, timer_id: int, message: str) -> None:
+        """A timer is done: a notice that stays until dismissed (the chime is played by the session)."""
+        self.notices.show_notice(f"timer-{timer_id}", "Timer", message, kind="info")
 
     def _busy(self, _busy: bool) -> None:
         # Signals from two threads can arrive out of order; the bridge's flag is the truth now.
         busy = self.bridge.busy
         self.input.set_busy(busy)
         self.stop_action.setEnabled(busy)
-        self.input.send.setEnabled(self.llm_ready and (not busy or self.bridge.voice_active))
+        open_ = not busy or self.bridge.voice_active or self.bridge.asking
+        self.input.send.setEnabled(self.llm_ready and open_)
 
     # -- models and voice ------------------------------------------------------------------------
     def _engine_ready(self, role: str, name: str) -> None:

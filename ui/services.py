@@ -1,13 +1,13 @@
-"""Blocking helpers the bridge runs on its worker threads: devices, plugins, the config file. No Qt here."""
+"""Blocking helpers the bridge runs on its store worker: devices, plugins, the config file. No Qt here.
+
+(Sources and sinks come from the Session's audio factory, assistant/session_audio.py.)
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from assistant import paths
-from assistant.audio.microphone import MicrophoneSource
-from assistant.audio.sinks import AudioOutputError, AudioSink, SpeakerSink
-from assistant.audio.sources import AudioInputUnavailable
 from assistant.config import Settings, settings_to_toml
 from assistant.core import Assistant
 from assistant.errors import SoriError
@@ -21,31 +21,6 @@ RESTART_KEYS = (
     ("llm", "server_url"),
     ("profile",),
 )
-
-
-def make_output(settings: Settings, audio_out: Path | None) -> tuple[AudioSink | None, str]:
-    """The sink replies are spoken into (a timestamped WAV for tests), or None and why there is none."""
-    if audio_out is not None:
-        from assistant.audio.timed_sink import TimestampedWavSink
-
-        try:
-            return TimestampedWavSink(audio_out), ""
-        except AudioOutputError as exc:
-            return None, str(exc)
-    try:
-        return SpeakerSink(settings.audio.output_device), ""
-    except AudioOutputError as exc:
-        return None, str(exc)
-
-
-def microphone_problem(settings: Settings) -> str | None:
-    """Why the microphone cannot be used (opening it and closing it again), or None."""
-    try:
-        mic = MicrophoneSource(settings.audio.input_device)
-    except AudioInputUnavailable as exc:
-        return str(exc)
-    mic.close()
-    return None
 
 
 def devices() -> tuple[list, str]:

@@ -68,6 +68,7 @@ class SpeculativeEnd:
     t: float  # when the silence reached speculative_silence_ms
     audio: np.ndarray  # the turn so far: pre-roll + speech + up to trailing_ms
     t_speech_end: float
+    t_audio_start: float = math.nan  # clock time of audio[0]
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,7 @@ class TurnDetector:
         silence_ms = (t_end - self._t_last_voice) * 1000
         if not self._speculated and silence_ms >= cfg.speculative_silence_ms:
             self._speculated = True
-            events.append(SpeculativeEnd(t_end, self._audio(), self._t_last_voice))
+            events.append(SpeculativeEnd(t_end, self._audio(), self._t_last_voice, self._t_audio_start))
         if silence_ms >= cfg.end_silence_ms or t_end - self._t_speech_start >= cfg.max_turn_s:
             events.append(
                 TurnEnded(self._t_last_voice, t_end, self._audio(), self._t_speech_start, self._t_audio_start)

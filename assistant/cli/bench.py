@@ -91,8 +91,8 @@ def bench_llm(assistant: Assistant, runs: int) -> dict:
 
     from assistant.llm import ChatMessage
 
-    llm = assistant.llm
-    if not hasattr(llm, "fit"):
+    llm = assistant.local_llm
+    if llm is None:
         raise InputError("bench llm measures the local llama.cpp model; clear llm.server_url")
     llm.load()
     system = assistant.settings.llm.system_prompt

@@ -1,137 +1,82 @@
-"""`sori chat --listen`: a spoken conversation in the terminal; typed lines join the same conversation."""
+"""`sori chat --listen`: a spoken conversation in the terminal; typed lines join the same conversation.
+
+A printing front end over assistant.session.Session (the events are printed by cli/chat.py's Printer).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import threading
+from collections.abc import Iterable
 
-from assistant.config import Settings
-from assistant.core import Assistant
-from assistant.errors import InputError
-from assistant.events import (
-    BargeIn,
-    ConfirmationAnswered,
-    ConfirmationAsked,
-    ErrorEvent,
-    Event,
-    ReplyDelta,
-    ReplyDone,
-    StateChanged,
-    TranscriptReady,
-)
-from assistant.pipeline import VoiceLoop
+from assistant.audio.sinks import AudioSink
+from assistant.audio.sources import AudioFrame
+from assistant.session import Session
+from assistant.session_audio import check_room
 
 
-def _printer(verbose: bool):
-    def on_event(event: Event) -> None:
-        if isinstance(event, TranscriptReady):
-            print(f"\nyou (spoken)> {event.text}\nsori> ", end="", flush=True)
-        elif isinstance(event, ReplyDelta):
-            print(event.text, end="", flush=True)
-        elif isinstance(event, ReplyDone):
-            print("" if event.complete else " [cut off]", flush=True)
-            if verbose:
-                print(
-                    "latency: " + ", ".join(f"{k}={v:.0f}" for k, v in event.latency_ms.items()),
-                    file=sys.stderr,
-                )
-        elif isinstance(event, BargeIn):
-            print(" [interrupted]", flush=True)
-        elif isinstance(event, ConfirmationAsked):
-            print(f"\n{event.sentence} [say yes or no, or type it]", flush=True)
-        elif isinstance(event, ConfirmationAnswered):
-            heard = f'"{event.text}"' if event.text else "no answer"
-            print(f"({heard}: {'yes' if event.allowed else 'no'})", flush=True)
-        elif isinstance(event, ErrorEvent):
-            print(f"\nsori: error: {event.message}", file=sys.stderr)
-        elif isinstance(event, StateChanged) and verbose:
-            print(f"({event.state})", file=sys.stderr)
+class HandsFree:
+    """The listening terminal's input side: speech from the source, typed lines; stop() is Ctrl-C."""
 
-    return on_event
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def start(self, source: Iterable[AudioFrame], sink: AudioSink) -> None:
+        self.session.use_sink(sink)
+        # A tool that asks first asks aloud; the keyboard prompt would fight the typed-lines reader.
+        self.session.confirmations.asker = None
+        print("listening — speak; type to send text; Ctrl-C to stop", file=sys.stderr)
+        self.session.start()  # timers ring (aloud); plugin files added or edited meanwhile take effect
+        self.session.listen(source)
+
+    def typed(self, line: str) -> None:
+        """A typed line joins the spoken conversation (or answers the question Sori asked)."""
+        if self.session.listening and line.strip():
+            self.session.send(line.strip())
+
+    def stop(self) -> None:
+        """What Ctrl-C does: stop the answer and the listening (the answer is kept, marked cut off)."""
+        self.session.stop_listening()
+
+    def wait(self) -> int:
+        try:
+            while not self.session.wait_listening(0.1):
+                pass
+        except KeyboardInterrupt:
+            self.stop()
+            self.session.wait_listening(30)
+        for message in self.session.listener.errors:
+            print(f"sori: warning: {message}", file=sys.stderr)
+        return 0
 
 
-def _source(args: argparse.Namespace, settings: Settings):
-    from assistant.audio.microphone import MicrophoneSource
-    from assistant.audio.reconnect import ReconnectingSource
-    from assistant.audio.sources import AudioInputUnavailable, ScriptedSource, ScriptItem
+def open_source(args: argparse.Namespace, session: Session):
+    """The recordings given with --audio-in (in a simulated room with --room), else the microphone.
 
+    Raises AudioInputUnavailable without a microphone and without a keyboard to type on meanwhile.
+    """
+    room = getattr(args, "room", None)
+    check_room(room, args.audio_in or [])
     if args.audio_in:
         # Files stand in for the microphone, played in real time with a pause after each for the answer.
-        items = [
-            ScriptItem(path, gap_before_s=0.0 if i == 0 else args.gap) for i, path in enumerate(args.audio_in)
-        ]
-        if getattr(args, "room", None) is not None:
-            from assistant.audio.room import RoomSource, random_params
-
-            return RoomSource(items, random_params(args.room), tail_silence_s=args.gap)
-        return ScriptedSource(items, tail_silence_s=args.gap)
-    if getattr(args, "room", None) is not None:
-        raise InputError("--room needs --audio-in FILE: the simulated room plays recordings, not a live mic")
-    device = settings.audio.input_device or None
-    lost = [False]
-
-    def status(available: bool, message: str) -> None:
-        if not available:
-            print(f"sori: {message}; listening again when it is back", file=sys.stderr)
-        elif lost[0]:
-            print(f"sori: listening again ({message})", file=sys.stderr)
-        lost[0] = not available
-
-    first: list[MicrophoneSource] = []
-    try:
-        first.append(MicrophoneSource(device))
-    except AudioInputUnavailable:
-        if not sys.stdin.isatty():
-            raise  # no keyboard to type on while waiting: the caller falls back to the text chat
-
+        return session.audio.files(args.audio_in, gap_s=args.gap, room_seed=room)
     # A missing or unplugged microphone is retried: typed lines work meanwhile, and speech when it is back.
-    return ReconnectingSource(lambda: first.pop() if first else MicrophoneSource(device), status)
+    return session.audio.microphone(required_now=not sys.stdin.isatty())
 
 
-def _sink(args: argparse.Namespace, settings: Settings, source):
-    from assistant.audio.room import RoomSink, RoomSource
-    from assistant.audio.sinks import SpeakerSink
-    from assistant.audio.timed_sink import TimestampedWavSink
-
-    if isinstance(source, RoomSource):  # Sori's answers play into the room the source hears
-        return RoomSink(source, args.audio_out)
-    if args.audio_out:
-        return TimestampedWavSink(args.audio_out)
-    return SpeakerSink(settings.audio.output_device)
-
-
-def run_listen(args: argparse.Namespace, assistant: Assistant, conversation_id: int) -> int:
+def run_listen(args: argparse.Namespace, session: Session) -> int:
     """Returns an exit code; raises AudioInputUnavailable without a microphone (the caller falls back)."""
-    settings = assistant.settings
-    source = _source(args, settings)
-    sink = _sink(args, settings, source)
-    print("listening — speak; type to send text; Ctrl-C to stop", file=sys.stderr)
-    loop = VoiceLoop(assistant, source, sink, conversation_id, on_event=_printer(args.verbose))
-    # A tool that asks first asks aloud; the keyboard prompt would fight the typed-lines reader.
-    assistant.confirm = loop.confirm
+    source = open_source(args, session)
+    hands_free = HandsFree(session)
+    # Sori's answers play into the room the source hears, a timestamped WAV, or the speaker.
+    hands_free.start(source, session.audio.output(args.audio_out, source=source))
     if not args.audio_in and sys.stdin.isatty():
-        # Typed lines go into the same conversation while listening.
+
         def typed() -> None:
             for line in sys.stdin:
-                if line.strip():
-                    loop.submit_text(line.strip())
-            loop.stop()
+                hands_free.typed(line)
+            hands_free.stop()
 
         threading.Thread(target=typed, name="sori-typed", daemon=True).start()
-    from assistant.services.timers import TimerService
-
-    timers = TimerService(on_due=lambda timer: loop.announce(timer.message()))
-    timers.start()
-    assistant.tools.start_watching()  # plugin files added or edited while listening take effect
-    try:
-        loop.run()
-    except KeyboardInterrupt:
-        loop.stop()
-    finally:
-        timers.stop()
-        assistant.tools.stop_watching()
-        sink.close()
-    for message in loop.errors:
-        print(f"sori: warning: {message}", file=sys.stderr)
-    return 0
+    return hands_free.wait()

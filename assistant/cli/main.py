@@ -173,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
         help="bfcl: comma-separated (default simple_python,multiple,irrelevance,parallel)",
     )
     b.add_argument("--sample", type=int, metavar="N", help="bfcl: cases per category (default 20; 0 = all)")
-    b.add_argument("--seed", type=int, default=0, help="bfcl: which cases are sampled (default 0)")
+    b.add_argument("--seed", type=int, default=0, help="bfcl: cases sampled; echo: set of rooms (default 0)")
     b.add_argument("--json", action="store_true")
     return p
 
@@ -242,8 +242,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise InputError("give a question as TEXT or as --audio-in FILE (one of them)")
     check_files(audio_in=args.audio_in, audio_out=args.audio_out)  # before any work
     assistant = _assistant(args)
-    if sys.stdin.isatty():
-        assistant.confirm = ask_on_terminal  # else nobody can be asked, and the answer says so
+    if sys.stdin.isatty():  # else nobody can be asked, and the answer says so
+        from assistant.session import Confirmations
+
+        # The same confirm path as every front end; here the only way to answer is the terminal prompt.
+        Confirmations(lambda event: None, asker=lambda q: ask_on_terminal(q.sentence)).install(assistant)
     timings: dict[str, float] = {}
     transcript = None
     duration = None

@@ -1,4 +1,4 @@
-"""Chat LLM: the engine Protocol, messages and generation statistics."""
+"""Chat LLM: the engine Protocols (any chat model, and one Sori runs itself), messages, statistics."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -89,8 +90,13 @@ class Generation:
             stats.total_ms = (time.perf_counter() - start) * 1000
 
 
+@runtime_checkable
 class ChatModel(Protocol):
     name: str
+
+    def load(self) -> None:
+        """Get ready for the first question (load the weights, or check the server answers)."""
+        ...
 
     def generate(
         self,
@@ -108,4 +114,40 @@ class ChatModel(Protocol):
         in Generation.tool_calls afterwards and their text is never streamed. allow_calls=False keeps the
         tools in the prompt but makes the model answer in words.
         """
+        ...
+
+
+@runtime_checkable
+class LocalChatModel(ChatModel, Protocol):
+    """A chat model Sori runs itself, so it can also prepare prompts ahead and constrain a call.
+
+    A server (OpenAICompatChat) is a plain ChatModel: it has none of these abilities.
+    """
+
+    def warm(self, system_prompt: str, tools: list[dict] | None, cache_dir: Path | None = None) -> str:
+        """Have the fixed prompt prefix (system prompt, tool schemas) evaluated before the first question."""
+        ...
+
+    def prefill(
+        self, messages: Sequence[ChatMessage], max_tokens: int = 512, tools: list[dict] | None = None
+    ) -> int:
+        """Evaluate a likely prompt ahead of time; returns the number of tokens evaluated now."""
+        ...
+
+    def fit(
+        self, messages: Sequence[ChatMessage], max_tokens: int, tools: list[dict] | None = None
+    ) -> tuple[list[int], list[str], int, int]:
+        """The prompt that fits the context (oldest history dropped); InputError when even one question does
+        not. Returns the prompt tokens, stop strings, how many messages were dropped, and the answer's room.
+        """
+        ...
+
+    def forced_call(
+        self,
+        messages: Sequence[ChatMessage],
+        tool: dict,
+        max_tokens: int = 512,
+        offered: list[dict] | None = None,
+    ) -> list:
+        """Call `tool` now, its arguments generated under its schema's grammar (ToolCall objects)."""
         ...

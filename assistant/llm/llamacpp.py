@@ -44,7 +44,8 @@ def default_threads() -> int:
 
 
 class LlamaCppChat:
-    """A GGUF chat model. Loaded on first use; one lock, so one worker thread owns it at a time."""
+    """A GGUF chat model (a LocalChatModel). Loaded on first use; one lock, so one worker thread owns it at
+    a time."""
 
     def __init__(
         self,

@@ -13,7 +13,11 @@ from assistant.llm import ChatMessage, Generation
 
 
 class OpenAICompatChat:
-    """Streams /chat/completions over server-sent events; closing the stream cancels the request."""
+    """Streams /chat/completions over server-sent events; closing the stream cancels the request.
+
+    A plain ChatModel: the server owns its prompt cache, so there is nothing to warm, prefill or fit here,
+    and no grammar to force a call (no fast path).
+    """
 
     def __init__(
         self, base_url: str, *, model: str = "", api_key: str = "", timeout_s: float = 120.0

@@ -8,7 +8,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,12 +45,77 @@ class ToolResult:
 NOT_ASKED = "not run: it needs the user's confirmation"
 
 
+class CallRefused(Exception):
+    """Raised by a before-call hook: the call is not run, and the model is told `reason`."""
+
+    def __init__(self, reason: str, *, confirmed: bool | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.confirmed = confirmed  # False: the user was asked, or could not be, and did not say yes
+
+
+@dataclass
+class PendingCall:
+    """A call whose arguments passed validation, about to run: what before-call hooks decide on."""
+
+    spec: ToolSpec
+    arguments: dict[str, Any]  # as the model sent them
+    values: dict[str, Any]  # validated, defaults filled in
+    confirmed: bool | None = None  # set True by the hook that got the user's yes
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+# Runs before a validated call: returns to let it run, raises CallRefused to stop it (Cancelled ends the
+# turn). Time spent in hooks (a user answering) is left out of the call's duration.
+BeforeCall = Callable[[PendingCall], None]
+
+
+def nobody_to_ask(sentence: str) -> str:
+    return f"{NOT_ASKED} and there is no terminal to ask on (ask in sori chat): {sentence}"
+
+
+def confirmation(ask: Callable[[str], bool] | None) -> BeforeCall:
+    """The before-call hook that asks before a confirm=True tool runs.
+
+    ask(sentence) -> True to go ahead; it may raise NobodyToAsk (no terminal, no window), which is a no
+    without anyone having declined. A question that fails otherwise (EOF at the prompt) is a no too.
+    """
+
+    def hook(call: PendingCall) -> None:
+        if not call.spec.confirm or call.confirmed:  # an earlier hook already has the user's yes
+            return
+        sentence = call.spec.confirmation(call.values)
+        if ask is None:
+            raise CallRefused(nobody_to_ask(sentence), confirmed=False)
+        try:
+            confirmed = bool(ask(sentence))
+        except Cancelled:
+            raise
+        except NobodyToAsk:  # not confirmed, but nobody was asked, so nobody declined
+            raise CallRefused(nobody_to_ask(sentence), confirmed=False) from None
+        except Exception as exc:  # e.g. EOF at the prompt: treat as a no
+            confirmed = False
+            sentence = f"{sentence} (the question failed: {type(exc).__name__})"
+        if not confirmed:
+            raise CallRefused(f"the user declined: {sentence}", confirmed=False)
+        call.confirmed = True
+
+    return hook
+
+
 class _Failed(Exception):
     """Inside the worker: the tool ran but its result cannot be given to the model."""
 
 
 class ToolExecutor:
-    """Calls tools from a registry with validation, confirmation, a timeout and a size limit."""
+    """Calls tools from a registry with validation, before-call hooks, a timeout and a size limit.
+
+    A confirm=True tool runs only when a hook confirmed it: `confirm` (ask(sentence) -> bool) installs
+    the confirmation hook for every call; callers may pass their own hooks per call.
+    """
 
     def __init__(
         self,
@@ -63,13 +128,23 @@ class ToolExecutor:
         self.registry = registry
         self.default_timeout = default_timeout
         self.max_result_chars = max_result_chars
-        self.confirm = confirm
+        self.before: list[BeforeCall] = [confirmation(confirm)] if confirm is not None else []
         self.history: collections.deque[ToolResult] = collections.deque(maxlen=200)  # recent calls
 
-    def call(self, name: str, arguments: dict[str, Any] | str, *, dry_run: bool = False) -> ToolResult:
-        """Run tool `name`; never raises for tool problems: they come back as ok=False with the reason."""
+    def call(
+        self,
+        name: str,
+        arguments: dict[str, Any] | str,
+        *,
+        dry_run: bool = False,
+        before: Sequence[BeforeCall] = (),
+    ) -> ToolResult:
+        """Run tool `name`; never raises for tool problems: they come back as ok=False with the reason.
+
+        Arguments are validated first; a dry run stops there. Then the hooks (`before`, then the
+        executor's own) run in order, and the tool runs unless one refused.
+        """
         t0 = time.perf_counter()
-        waited = 0.0  # time spent waiting for the user, left out of duration_ms
         raw = arguments
         if isinstance(arguments, str):  # models often send the arguments as JSON text
             try:
@@ -77,40 +152,31 @@ class ToolExecutor:
             except json.JSONDecodeError as exc:
                 return self._done(name, {"_raw": raw}, t0, 0.0, error=f"arguments are not valid JSON ({exc})")
         args = arguments if isinstance(arguments, dict) else {"_raw": arguments}
-        confirmed: bool | None = None
         try:
             spec = self.registry.get(name)
             values = spec.validate(arguments)  # type: ignore[arg-type]
         except (ToolNotFound, ToolArgumentError) as exc:
-            return self._done(name, args, t0, waited, error=str(exc))
+            return self._done(name, args, t0, 0.0, error=str(exc))
         if dry_run:
-            return self._done(name, args, t0, waited, content='{"dry_run": true}', dry_run=True)
-        if spec.confirm:
-            sentence = spec.confirmation(values)
-            nobody = f"{NOT_ASKED} and there is no terminal to ask on (ask in sori chat): {sentence}"
-            if self.confirm is None:
-                return self._done(name, args, t0, waited, confirmed=False, error=nobody)
-            asked = time.perf_counter()
-            try:
-                confirmed = bool(self.confirm(sentence))
-            except Cancelled:
-                raise
-            except NobodyToAsk:  # not confirmed, but nobody was asked, so nobody declined
-                return self._done(name, args, t0, waited, confirmed=False, error=nobody)
-            except Exception as exc:  # e.g. EOF at the prompt: treat as a no
-                confirmed = False
-                sentence = f"{sentence} (the question failed: {type(exc).__name__})"
+            return self._done(name, args, t0, 0.0, content='{"dry_run": true}', dry_run=True)
+        pending = PendingCall(spec, args, values)
+        asked = time.perf_counter()
+        try:
+            for hook in (*before, *self.before):
+                hook(pending)
+        except CallRefused as exc:
             waited = time.perf_counter() - asked
-            if not confirmed:
-                return self._done(
-                    name, args, t0, waited, confirmed=False, error=f"the user declined: {sentence}"
-                )
+            return self._done(name, args, t0, waited, confirmed=exc.confirmed, error=exc.reason)
+        waited = time.perf_counter() - asked
+        if spec.confirm and pending.confirmed is not True:  # no hook asked: never run it unasked
+            error = nobody_to_ask(spec.confirmation(values))
+            return self._done(name, args, t0, waited, confirmed=False, error=error)
         timeout = spec.timeout if spec.timeout is not None else self.default_timeout
         try:
             content = self._run(spec, values, timeout)
         except _Failed as exc:
-            return self._done(name, args, t0, waited, confirmed=confirmed, error=str(exc))
-        return self._done(name, args, t0, waited, confirmed=confirmed, content=self._cut(content))
+            return self._done(name, args, t0, waited, confirmed=pending.confirmed, error=str(exc))
+        return self._done(name, args, t0, waited, confirmed=pending.confirmed, content=self._cut(content))
 
     def _run(self, spec: ToolSpec, values: dict[str, Any], timeout: float) -> str:
         """Run in a daemon thread, so a hung tool is abandoned after `timeout` and the caller goes on."""
