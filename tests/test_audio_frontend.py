@@ -14,7 +14,7 @@ import pytest
 from assistant.audio.decode import SAMPLE_RATE, decode_file
 from assistant.audio.echo import EchoCanceller
 from assistant.audio.frontend import PassThrough, ReferenceTimeline, WebRtcFrontEnd, make_front_end
-from assistant.audio.room import USER_DBFS, RoomParams, active_rms, make_scene, random_params
+from assistant.audio.room import USER_DBFS, RoomParams, active_rms, at_level, make_scene, random_params
 from assistant.config import AudioSettings, load_settings
 from assistant.errors import ConfigError
 
@@ -213,3 +213,110 @@ def test_with_headphones_the_user_is_heard_from_sori_s_first_second(far, near):
     speaker = WebRtcFrontEnd()
     stream(speaker, make_scene(LIVING_ROOM, far))
     assert speaker.presence.found and not speaker.presence.absent
+
+
+def run_gate(front_end, scene, t0: float = 500.0) -> list[float]:
+    """Times (s into the scene) at which the voice loop's gate fires, fed as the loop feeds it."""
+    from assistant.audio.bargein import OverSpeechGate
+    from assistant.audio.sources import AudioFrame
+
+    gate = OverSpeechGate()
+    mic = scene.mic
+    fired_at = []
+    for i in range(0, len(mic) - FRAME + 1, FRAME):
+        t = t0 + i / SAMPLE_RATE
+        front_end.played(scene.far[i : i + FRAME], t)
+        frame = AudioFrame(front_end.process(mic[i : i + FRAME], t), t, i // FRAME)
+        quiet, settled, learning = front_end.denoised, front_end.settled, front_end.learning
+        fired, _ = gate.feed(frame, True, settled, quiet, learning, near_end=front_end.near_end)
+        if fired:
+            fired_at.append(i / SAMPLE_RATE)
+    return fired_at
+
+
+def test_the_echo_bound_finds_the_playback_delay_and_tells_the_user_from_sori(far, near):
+    """The front end's own model of the echo: the delay the sink did not report, and near-end evidence
+    that is low on Sori's echo alone and high where the user speaks after she stops."""
+    from assistant.audio.echo_model import HOP, EchoBound
+
+    scene = make_scene(LIVING_ROOM, far)
+    pause = np.zeros(SAMPLE_RATE, np.float32)
+    user = at_level(near, USER_DBFS)
+    ref = np.concatenate([scene.far, np.zeros(len(scene.mic) - len(scene.far) + len(pause) + len(user))])
+    mic = np.concatenate([scene.mic, pause, user]) + np.resize(scene.noise, len(ref))
+    bound = EchoBound()
+    scores = []
+    for i in range(0, len(ref) - HOP + 1, HOP):
+        r = ref[i : i + HOP]
+        scores.append(bound.update(r, mic[i : i + HOP], float(np.max(np.abs(r))) > 1e-3))
+    assert bound.delay is not None and abs(bound.delay * 10 - LIVING_ROOM.delay_ms) <= 20, bound.delay
+    # Sori's echo well above the room's noise, once the model knows her (only sound is ever judged).
+    level = [active_rms(scene.echo[i : i + HOP]) for i in range(0, len(far), HOP)]
+    loud = 10 * active_rms(scene.noise)
+    echo_only = [s for k, s in enumerate(scores[300 : len(level)], 300) if s is not None and level[k] > loud]
+    speech = np.flatnonzero(np.abs(user) > 0.01)
+    users = [s for s in scores[(len(ref) - len(user) + speech[0]) // HOP :] if s is not None]
+    assert echo_only and np.mean(echo_only) < 0.1, np.mean(echo_only)
+    assert users and np.median(users) > 0.8, np.median(users)
+
+
+def test_only_the_user_fires_the_gate_over_sori_s_echo(far, near):
+    """Sori 5-10 dB louder than the user in a reverberant room: her echo alone never interrupts her,
+    over the whole answer; the user talking over her does, soon after their first word where Sori is
+    5 dB louder, within what they say where she is 10 dB louder (AEC3 mutes them under her words)."""
+    from assistant.audio.sources import speech_bounds
+
+    at = 4.0
+    onset, end = (at + t for t in speech_bounds(near))
+    for ser, within in ((-10.0, end - onset), (-5.0, 0.3)):
+        params = dataclasses.replace(LIVING_ROOM, ser_db=ser)
+        assert run_gate(WebRtcFrontEnd(), make_scene(params, far)) == []
+        fired = run_gate(WebRtcFrontEnd(), make_scene(params, far, near, near_at_s=at))
+        assert fired and onset < fired[0] + 0.04 < onset + within, (ser, fired, onset)
+
+
+def test_the_trigger_weighs_the_front_end_s_evidence(near):
+    """The same speech, told by the front end to be Sori's echo, the user, or unknown."""
+    from assistant.audio.bargein import OverSpeechGate
+    from assistant.audio.sources import AudioFrame
+
+    starts = range(0, len(near) - FRAME, FRAME)
+    frames = [AudioFrame(near[i : i + FRAME], i / SAMPLE_RATE, k) for k, i in enumerate(starts)]
+
+    def first_fire(near_end, settled=True, deaf=False):
+        gate = OverSpeechGate()
+        for f in frames:
+            if gate.feed(f, True, settled, None, deaf, near_end=near_end)[0]:
+                return f.t_start
+        return None
+
+    legacy, user, echo = first_fire(None), first_fire(0.9), first_fire(0.0)
+    assert legacy is not None and user is not None and user <= legacy - 0.04  # 40 ms of speech, not 80
+    assert echo is None  # a burst of leftover echo: speech-like, but nothing the echo cannot explain
+    # While the canceller learns the room: nothing without evidence, only a run backed nearly throughout.
+    assert first_fire(None, settled=False, deaf=True) is None
+    assert first_fire(0.6, settled=False, deaf=True) is None
+    assert first_fire(0.9, settled=False, deaf=True) == legacy
+
+
+def test_a_burst_of_leftover_echo_does_not_interrupt_sori(far):
+    """In this room AEC3, long converged, lets 100 ms of Sori's voice through mid-answer as loud as a user,
+    and webrtcvad calls it speech: the trigger without the front end's evidence fires on it, with it not."""
+    from assistant.audio.bargein import OverSpeechGate
+    from assistant.audio.sources import AudioFrame
+
+    scene = make_scene(random_params(14034), far)  # Sori 8 dB louder than a user would be
+    front = WebRtcFrontEnd()
+    blind, told = OverSpeechGate(), OverSpeechGate()
+    fired_blind, fired_told = [], []
+    for i in range(0, len(scene.mic) - FRAME + 1, FRAME):
+        t = 500.0 + i / SAMPLE_RATE
+        front.played(scene.far[i : i + FRAME], t)
+        frame = AudioFrame(front.process(scene.mic[i : i + FRAME], t), t, i // FRAME)
+        state = (front.settled, front.denoised, front.learning)
+        if blind.feed(frame, True, *state)[0]:
+            fired_blind.append(i / SAMPLE_RATE)
+        if told.feed(frame, True, *state, near_end=front.near_end)[0]:
+            fired_told.append(i / SAMPLE_RATE)
+    assert fired_blind and all(t > 5.0 for t in fired_blind), fired_blind  # the canceller had converged
+    assert fired_told == []

@@ -98,8 +98,9 @@ def test_a_question_over_the_answer_stops_it_quickly_and_is_answered(assistant, 
     assert cut, (sink.chunks, first.barged_in_at, onset)
     stop_ms = (cut[0].t_end - onset[0]) * 1000
     print(f"\nroom barge-in: playback stopped {stop_ms:.0f} ms after the user's first word")
-    # The goal is 150 ms; AEC3 mutes the first tens of ms of speech over its echo and the trigger needs
-    # 80 ms of voice, so 150-200 ms is what this room gives (`sori bench echo`: median 161 ms).
+    # The goal is 150 ms; AEC3 mutes the first tens of ms of speech over its echo and, without the front
+    # end's near-end evidence, the trigger needs 80 ms of voice (with it 40 ms: `sori bench echo`, median
+    # 139-144 ms on two sets of rooms), so 130-200 ms is what this room gives.
     assert 0 < stop_ms <= 250, stop_ms
     heard = norm(second.transcript)  # Whisper tiny hears it over the room's echo, not word for word
     assert "capital" in heard and "france" in heard, heard
@@ -138,7 +139,6 @@ def test_sori_chat_listen_in_a_room(sori, shared, tmp_path):
     assert_clean_error(sori("chat", "--listen", "--room", "2", input=""), "--room needs --audio-in")
 
 
-
 def test_sori_bench_echo_compares_webrtc_with_the_simple_canceller(sori):
     import json
 
@@ -149,6 +149,11 @@ def test_sori_bench_echo_compares_webrtc_with_the_simple_canceller(sori):
     web, simple = result["webrtc"], result["simple"]
     assert web["erle_db_median"] > simple["erle_db_median"] + 15, (web, simple)
     assert web["false_barge_ins"] <= simple["false_barge_ins"]
+    assert web["false_before_user"] <= simple["false_before_user"]
     assert 0 < web["cpu_rt"] < 0.5 and result["clean_wer"] is not None
-    text = sori("bench", "echo", "--scenes", "1", timeout=600)
+    assert [row["seed"] for row in result["scenes_detail"]] == [14000, 14001] and result["seed"] == 0
+    # Another set of rooms, to check that figures hold beyond the rooms they were tuned on.
+    text = sori("bench", "echo", "--scenes", "1", "--seed", "1", timeout=600)
     assert text.returncode == 0 and "ERLE" in text.stdout and "webrtc" in text.stdout
+    assert "set 1" in text.stdout
+    assert_clean_error(sori("bench", "echo", "--seed", "-1"), "--seed")

@@ -7,7 +7,8 @@ clock time it starts sounding, and the front end keeps it on a timeline. For eac
 audio it first feeds the reverse stream the reference samples of the same clock time, then processes
 the microphone samples; the sink's own output latency (what it knows of the time from play() to sound)
 goes to the canceller as the stream delay. AEC3 estimates whatever delay remains (acoustic path,
-unreported buffering; several hundred ms) by itself.
+unreported buffering; several hundred ms) by itself. Beside it, a model of the echo that does not
+depend on AEC3 (echo_model.py) gives the barge-in trigger its evidence of the user (`near_end`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from typing import Protocol
 import numpy as np
 
 from assistant.audio.decode import SAMPLE_RATE
+from assistant.audio.echo_model import EchoBound
 from assistant.errors import SoriError
 
 APM_FRAME = SAMPLE_RATE // 100  # WebRTC processes 10 ms at a time
 # AEC3 has converged once it has heard this much of Sori's voice (measured on simulated rooms, `sori bench
-# echo`: bursts of residual echo as loud as a user come through in the first 1-2.3 s, none after).
+# echo`: bursts of residual echo as loud as a user come through mostly in the first 1-2.5 s, and a
+# trigger that weighed the echo model's evidence from 1.0-2.0 s in still fired on some; later bursts are
+# rare, and the evidence tells them from the user). It is heard once per session: the APM keeps the room.
 SETTLE_S = 2.5
 _AUDIBLE = (10 ** (-60 / 20) * 32767) ** 2 * APM_FRAME  # energy of a 10 ms frame at -60 dBFS, in PCM units
 # After Sori's voice stops, its echo rings on in the room (RT60 up to 0.7 s) and AEC3 still works on it.
@@ -191,12 +195,16 @@ class WebRtcFrontEnd:
         )
         self._plain_buf = bytearray(APM_FRAME * 2)
         self._plain_pcm = np.frombuffer(self._plain_buf, np.int16)
+        # Whether what the microphone hears is more than Sori's echo could be (the barge-in trigger's
+        # evidence of the user; AEC3 now and then lets a burst of Sori's voice through).
+        self._bound = EchoBound() if echo_cancellation else None
+        self.near_end: float | None = None  # for the last frame: 0..1, None while unknown
 
     @property
     def learning(self) -> bool:
         """The microphone hears Sori's voice (or it is not known yet) and AEC3 has not converged: what it
         lets through may be Sori itself, as loud as a user (`sori bench echo`), so nothing should
-        interrupt Sori then."""
+        interrupt Sori then but speech that `near_end` backs nearly throughout (OverSpeechGate)."""
         return not self.presence.absent and not self.settled  # undecided counts: no interrupting yet
 
     @property
@@ -220,6 +228,9 @@ class WebRtcFrontEnd:
         quiet = np.empty(len(pcm), np.float32)
         rtc = self._rtc
         delay_ms = max(0, min(500, round(self._latency() * 1000)))
+        near_end: float | None = None
+        if self._bound is not None:
+            self._bound.set_latency(delay_ms // 10)
         for i in range(0, len(pcm), APM_FRAME):
             learning = self._plain is not None and not self.presence.found
             if self.echo_cancellation:
@@ -233,9 +244,13 @@ class WebRtcFrontEnd:
                     self._audible_t = t
                 self._apm.process_reverse_stream(rtc.AudioFrame(self._rev, SAMPLE_RATE, 1, APM_FRAME))
                 self._apm.set_stream_delay_ms(delay_ms)
+                mic = pcm[i : i + APM_FRAME].astype(np.float32)
                 if learning:
-                    mic = pcm[i : i + APM_FRAME].astype(np.float32)
                     self.presence.add(ref_energy, float(np.dot(mic, mic)))
+                if self._bound is not None:
+                    score = self._bound.update(rev / 32767.0, mic / 32767.0, ref_energy > _AUDIBLE)
+                    if score is not None:
+                        near_end = score if near_end is None else max(near_end, score)
             self._mic_pcm[:] = pcm[i : i + APM_FRAME]
             self._apm.process_stream(rtc.AudioFrame(self._mic, SAMPLE_RATE, 1, APM_FRAME))
             # Nothing of Sori's voice can be in the room (none played for a while): the user's words as
@@ -256,6 +271,7 @@ class WebRtcFrontEnd:
         out *= np.float32(1 / 32767.0)
         quiet *= np.float32(1 / 32767.0)
         self.denoised = quiet[:n]
+        self.near_end = near_end
         return out[:n]
 
 

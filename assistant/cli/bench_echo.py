@@ -10,7 +10,8 @@ from then on, as in the loop.
 
 Figures per front end: ERLE (echo return loss enhancement: echo in over what is left, dB) over Sori's
 answer alone from 1 s in to its end; false barge-ins (the loop interrupting Sori while only Sori spoke)
-per minute of Sori's speech; barge-in detections and their delay after the user's first word (SER >=
+per minute of Sori's speech (and, apart, those before the user's first word in the double-talk runs);
+barge-in detections and their delay after the user's first word (SER >=
 -5 dB); the WER of the user's words transcribed after processing, beside the clean recording's; CPU
 seconds per second of audio.
 """
@@ -44,7 +45,7 @@ from assistant.core import Assistant
 from assistant.errors import InputError
 from assistant.pipeline import ECHO_TAIL_S
 
-SEED = 14_000
+SEED = 14_000  # scene set 0: rooms 14000, 14001, ...; set N starts at SEED + 1000 N
 FRAME = SAMPLE_RATE // 50  # 20 ms, the voice loop's frame
 TARGETS = {"erle_db": 30.0, "false_per_min": 0.0, "detection": 0.95, "delay_ms": 150.0, "wer_x_clean": 1.5}
 
@@ -77,10 +78,28 @@ def _need_jiwer():
     return jiwer
 
 
+def _seed_engines() -> None:
+    """Piper's VITS voices sample noise (onnxruntime) and Whisper samples when it falls back to a higher
+    temperature (CTranslate2): seeded, the same scenes give the same figures on every run."""
+    try:
+        import onnxruntime
+
+        onnxruntime.set_seed(1)  # before the voice is loaded: its random nodes take the seed then
+    except ImportError:
+        pass
+    try:
+        import ctranslate2
+
+        ctranslate2.set_random_seed(1)
+    except ImportError:
+        pass
+
+
 @dataclass
 class _Result:
     erle_db: list[float] = field(default_factory=list)
     false_barge_ins: int = 0
+    false_before_user: int = 0  # in the double-talk runs, before the user's first word
     detected: list[tuple[float, float | None]] = field(default_factory=list)  # (ser_db, delay_ms or None)
     refs: list[str] = field(default_factory=list)
     hyps: list[str] = field(default_factory=list)
@@ -139,7 +158,9 @@ def _run_scene(scene, front_end: FrontEnd, onset_s: float | None, vad: VadConfig
         speaking = i < played_until + ECHO_TAIL_S * SAMPLE_RATE  # as the loop: the room rings on
         settled = bool(getattr(front_end, "settled", False))
         deaf = bool(getattr(front_end, "learning", False))
-        fired, frames = gate.feed(AudioFrame(cleaned, t, i), speaking, settled, quiet, deaf)
+        near_end = getattr(front_end, "near_end", None)  # how much of the frame the echo cannot explain
+        frame = AudioFrame(cleaned, t, i)
+        fired, frames = gate.feed(frame, speaking, settled, quiet, deaf, near_end=near_end)
         for f in frames:  # the loop barges in on the trigger, and on a turn that starts while it answers
             fired |= speaking and any(isinstance(e, SpeechStarted) for e in detector.process(f))
         t_end = (i + FRAME) / SAMPLE_RATE
@@ -161,6 +182,7 @@ def _run_scene(scene, front_end: FrontEnd, onset_s: float | None, vad: VadConfig
         "out": out,
         "heard": heard,
         "false": len(false_times),
+        "false_at_s": [round(f, 2) for f in false_times],
         "detected_at": detected_at,
         "cpu_s": cpu,
         "n": n,
@@ -175,8 +197,9 @@ def _erle_db(echo: np.ndarray, out: np.ndarray, lo: int, hi: int) -> float | Non
     return 10 * np.log10((e + 1e-12) / (r + 1e-12))
 
 
-def bench_echo(assistant: Assistant, data: Path, scenes: int) -> dict:
+def bench_echo(assistant: Assistant, data: Path, scenes: int, seed: int = 0) -> dict:
     jiwer = _need_jiwer()
+    _seed_engines()
     stt = assistant.stt
     for engine in (stt, assistant.tts):
         engine.load()  # type: ignore[attr-defined]
@@ -202,11 +225,12 @@ def bench_echo(assistant: Assistant, data: Path, scenes: int) -> dict:
         far_clips = _far_clips(assistant)
         clean_text = [_words(stt.transcribe(a, language="en").text) for a, _ in near_clips]
         rows = []
+        base = SEED + 1000 * seed
         for k in range(scenes):
-            params = random_params(SEED + k)
-            rng = np.random.default_rng(SEED + k)
-            far = far_clips[k % len(far_clips)]
-            j = (k * 5 + k // len(near_clips)) % len(near_clips)
+            params = random_params(base + k)
+            rng = np.random.default_rng(base + k)
+            far = far_clips[(k + seed) % len(far_clips)]
+            j = (k * 5 + k // len(near_clips) + 3 * seed) % len(near_clips)
             near, text = near_clips[j]
             near_at = float(rng.uniform(2.5, min(5.0, len(far) / SAMPLE_RATE - 2.0)))
             onset = near_at + (speech_bounds(near) or (0.0, 0.0))[0]
@@ -224,7 +248,7 @@ def bench_echo(assistant: Assistant, data: Path, scenes: int) -> dict:
                 if erle is not None:
                     res.erle_db.append(erle)
                 res.false_barge_ins += r["false"]
-                false = r["false"]
+                false, false_at = r["false"], r["false_at_s"]
                 res.cpu_s += r["cpu_s"]
                 res.audio_s += r["n"] / SAMPLE_RATE
                 # The user talks over it: detection, delay and what Whisper makes of the user's words.
@@ -232,6 +256,7 @@ def bench_echo(assistant: Assistant, data: Path, scenes: int) -> dict:
                 r = _run_scene(scene, factory(), onset, vad)
                 delay = None if r["detected_at"] is None else (r["detected_at"] - onset) * 1000
                 res.detected.append((params.ser_db, delay))
+                res.false_before_user += r["false"]
                 a = round((near_at - 0.2) * SAMPLE_RATE)
                 b = round((near_at + len(near) / SAMPLE_RATE + 0.3) * SAMPLE_RATE)
                 res.refs.append(_words(text))
@@ -241,6 +266,9 @@ def bench_echo(assistant: Assistant, data: Path, scenes: int) -> dict:
                 row[name] = {
                     "erle_db": None if erle is None else round(erle, 1),
                     "false": false,
+                    "false_at_s": false_at,
+                    "false_before_user": r["false"],
+                    "user_onset_s": round(onset, 2),
                     "delay_ms": None if delay is None else round(delay),
                     "heard": res.hyps[-1],
                 }
@@ -251,6 +279,7 @@ def bench_echo(assistant: Assistant, data: Path, scenes: int) -> dict:
         "profile": assistant.settings.profile,
         "stt": stt.name,
         "scenes": scenes,
+        "seed": seed,
         "sori_speech_min": round(sori_s / 60, 2),
         "clean_wer": round(clean_wer, 3),
         "targets": TARGETS,
@@ -287,6 +316,7 @@ def _summary(res: _Result, refs: list[str], clean_wer: float, sori_s: float, jiw
         "erle_db_p10": round(float(np.percentile(res.erle_db, 10)), 1) if res.erle_db else None,
         "false_barge_ins": res.false_barge_ins,
         "false_per_min": round(res.false_barge_ins / (sori_s / 60), 2) if sori_s else None,
+        "false_before_user": res.false_before_user,
         "detection_rate": round(len(hits) / len(hard), 3) if hard else None,
         "detection_rate_all_ser": round(len(all_hits) / len(res.detected), 3) if res.detected else None,
         "delay_ms_median": round(statistics.median(hits)) if hits else None,
@@ -304,12 +334,16 @@ def run_echo_bench(args: argparse.Namespace, settings: Settings) -> int:
     scenes = args.scenes if args.scenes is not None else 40
     if scenes < 1:
         raise InputError("--scenes must be at least 1")
-    result = bench_echo(Assistant(settings), shared_dir(), scenes)
+    seed = getattr(args, "seed", 0) or 0
+    if not 0 <= seed < 1000:
+        raise InputError("--seed for bench echo is a scene set from 0 to 999")
+    result = bench_echo(Assistant(settings), shared_dir(), scenes, seed)
     if args.json:
         print(json.dumps(result))
         return 0
     print(
-        f"bench echo ({result['scenes']} simulated rooms, {result['sori_speech_min']} min of Sori's speech, "
+        f"bench echo ({result['scenes']} simulated rooms of set {result['seed']}, "
+        f"{result['sori_speech_min']} min of Sori's speech, "
         f"{result['stt']}; clean WER {result['clean_wer']:.1%})"
     )
     rows = [
@@ -317,6 +351,7 @@ def run_echo_bench(args: argparse.Namespace, settings: Settings) -> int:
         ("ERLE, 10th percentile (dB)", "erle_db_p10", "{:.1f}", ""),
         ("false barge-ins", "false_barge_ins", "{}", "0"),
         ("false barge-ins per minute", "false_per_min", "{:.2f}", "0"),
+        ("false, before the user spoke", "false_before_user", "{}", "0"),
         ("barge-in detected, SER >= -5", "detection_rate", "{:.1%}", ">= 95%"),
         ("barge-in detected, all SER", "detection_rate_all_ser", "{:.1%}", ""),
         ("detection delay median (ms)", "delay_ms_median", "{}", "<= 150"),
