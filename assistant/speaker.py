@@ -1,7 +1,8 @@
 """The reply speaker: one turn's text stream shown, cut into clauses and spoken as each completes.
 
 It keeps the turn's milestones on the pipeline clock (time.monotonic()): the first token, the first clause
-handed to TTS, the first and last audio played. When the listener cut Sori off, the reply is what they
+handed to TTS, the first and last audio played. first_audio is the answer's own: a filler said while a
+tool runs is kept apart as filler_audio. When the listener cut Sori off, the reply is what they
 heard, not what the model wrote.
 """
 
@@ -41,7 +42,7 @@ class ReplySpeaker:
     def aside(self, text: str) -> None:
         """Say something that is not part of the answer (a filler while a tool runs); not shown or stored."""
         if self.speech is not None:
-            self.speech.say(text)
+            self.speech.say(text, aside=True)
 
     @property
     def interrupted(self) -> bool:
@@ -65,8 +66,10 @@ class ReplySpeaker:
             speech.finish()  # returns early when speech.stop() is called (barge-in, Ctrl-C)
         except Exception as exc:
             self.error = exc
-        if speech.first_audio_t is not None:
-            self.marks["first_audio"] = speech.first_audio_t
+        if speech.first_answer_audio_t is not None:
+            self.marks["first_audio"] = speech.first_answer_audio_t
+        if speech.first_aside_audio_t is not None:
+            self.marks["filler_audio"] = speech.first_aside_audio_t
         if speech.last_audio_t is not None:
             self.marks["last_audio"] = speech.last_audio_t
         return speech.played_text() if speech.interrupted else text

@@ -23,6 +23,7 @@ class _Utterance:
     """One say() call: its text and how much of its audio exists and has been played."""
 
     text: str
+    aside: bool = False  # not part of the answer (a filler while a tool runs)
     synthesized_s: float = 0.0
     played_s: float = 0.0
     synth_done: bool = False
@@ -36,7 +37,9 @@ class SpeechOutput:
         self.sink = sink
         # Times are time.monotonic(), the pipeline clock.
         self.t0 = time.monotonic() if t0 is None else t0
-        self.first_audio_t: float | None = None
+        self.first_audio_t: float | None = None  # any audio, a filler included: the voice is audible
+        self.first_answer_audio_t: float | None = None  # the answer's own first audio (no aside)
+        self.first_aside_audio_t: float | None = None  # the first aside's (a filler), if one played
         self.last_audio_t: float | None = None
         self.audio_seconds = 0.0
         self.error: BaseException | None = None
@@ -55,16 +58,19 @@ class SpeechOutput:
 
     @property
     def first_audio_ms(self) -> float | None:
-        return None if self.first_audio_t is None else (self.first_audio_t - self.t0) * 1000
+        """When the answer itself began to sound (a filler before it does not count), after t0."""
+        t = self.first_answer_audio_t
+        return None if t is None else (t - self.t0) * 1000
 
     @property
     def is_active(self) -> bool:
         return self._play.is_alive()
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, *, aside: bool = False) -> None:
+        """Queue text to speak; aside=True for words that are not the answer (their audio is timed apart)."""
         if text.strip() and not self._cancel.is_set():
             self._said += 1
-            self._texts.put(text)
+            self._texts.put((text, aside))
 
     def drained(self) -> bool:
         """Everything said so far has been played, or dropped by stop(); finish() is not needed."""
@@ -112,7 +118,12 @@ class SpeechOutput:
         for u in self._utterances:
             if u.played_s <= 0:
                 break
-            if u.synth_done and u.played_s >= u.synthesized_s - 1e-3:
+            whole = u.synth_done and u.played_s >= u.synthesized_s - 1e-3
+            if u.aside:  # a filler is not the answer: never stored as what Sori replied
+                if whole:
+                    continue
+                break
+            if whole:
                 words += u.text.split()
             else:
                 part = u.text.split()
@@ -126,7 +137,8 @@ class SpeechOutput:
             while (item := self._texts.get()) is not _DONE:
                 if self._cancel.is_set():
                     break
-                utterance = _Utterance(str(item))
+                text, aside = item  # type: ignore[misc]
+                utterance = _Utterance(str(text), bool(aside))
                 self._utterances.append(utterance)
                 for chunk in self.tts.synthesize(utterance.text):
                     if self._cancel.is_set():
@@ -150,6 +162,11 @@ class SpeechOutput:
                 start = time.monotonic()
                 if self.first_audio_t is None:
                     self.first_audio_t = start
+                if utterance.aside:
+                    if self.first_aside_audio_t is None:
+                        self.first_aside_audio_t = start
+                elif self.first_answer_audio_t is None:
+                    self.first_answer_audio_t = start
                 self.sink.play(samples, rate)
                 played = len(samples) / rate
                 if self._cancel.is_set():

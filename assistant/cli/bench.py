@@ -232,6 +232,12 @@ def _run_voice_bench(args: argparse.Namespace, assistant: Assistant) -> int:
         print("where the time goes (median ms after the end of speech):")
         for stage, ms in result["stages_ms"].items():
             print(f"  {stage:26} {ms:8.0f}")
+        print("each question (ms after the end of speech; a filler never counts as first audio):")
+        print(f"  {'question':22} {'tool':16} {'first audio':>11} {'filler':>8} {'baseline':>9}")
+        for row in result["questions"]:
+            cells = [row["first_audio_ms"], row["filler_audio_ms"], row["baseline_first_audio_ms"]]
+            sori, filler, base = (f"{v:.0f}" if v is not None else "-" for v in cells)
+            print(f"  {row['question']:22} {row['tool'] or '-':16} {sori:>11} {filler:>8} {base:>9}")
     else:
         print(f"bench barge-in ({result['profile']} profile, {result['runs']} interruptions)")
         print(

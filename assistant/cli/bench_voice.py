@@ -1,9 +1,11 @@
 """`sori bench latency` and `sori bench barge-in`: the whole voice loop, in real time, on recorded speech.
 
 Latency is voice-to-first-audio: from the end of the user's speech (found in the recording itself) to the
-first reply sample reaching the sink, on the sink's own timestamps. Each question is also run through a
-plain sequential pipeline (wait for the end of turn, transcribe, generate the whole reply, synthesize all
-of it, play) in the same run, alternating with the streaming loop, and the ratio is printed.
+first sample of the answer handed to the sink, on the pipeline clock. A filler said while a slow tool runs
+("One moment.") is not the answer: it is reported apart (filler_audio_ms) and never counts as first audio.
+Each question is also run through a plain sequential pipeline (wait for the end of turn, transcribe,
+generate the whole reply, synthesize all of it, play), under the same prompt-cache conditions as the loop
+(see _same_start), and the ratio is printed.
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ from assistant.audio.sources import ScriptedSource, ScriptItem, speech_bounds
 from assistant.audio.timed_sink import TimestampedWavSink
 from assistant.audio.vad import TurnDetector, TurnEnded, VadConfig
 from assistant.audio.wav import write_wav
+from assistant.chain import chat_messages
 from assistant.core import Assistant
-from assistant.events import BargeIn, Event
+from assistant.events import BargeIn, ErrorEvent, Event, ReplyDone
+from assistant.llm import ChatMessage
 from assistant.pipeline import VoiceLoop
 
 TAIL_S = 2.5  # silence after each question: enough for the end of turn and the first reply audio
+ANSWER_TIMEOUT_S = 180.0  # a whole spoken answer, on a slow machine
+# The loop's milestones, in ms after the end of speech, as each per-question row names them.
+LOOP_STAGES = ("turn_decided", "transcript_ready", "first_token", "first_tts_chunk", "first_audio")
+NEUTRAL_QUESTION = "Hello."
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -41,18 +49,19 @@ def _speech_end_s(path: Path) -> float:
     return bounds[1] if bounds else 0.0
 
 
+def _transcripts(data: Path) -> dict[str, str]:
+    """What each shared recording says, by file stem."""
+    table = data / "eval" / "utterances" / "transcripts.tsv"
+    rows = [line.split("\t") for line in table.read_text().splitlines() if "\t" in line]
+    return {Path(name).stem: text for name, text in rows if name != "file"}
+
+
 def questions(assistant: Assistant, data: Path, workdir: Path) -> list[Path]:
-    """The shared recordings, plus the same questions in the profile's own voice."""
-    folder = data / "eval" / "utterances"
-    files = sorted(folder.glob("*.wav"))
-    rows = [
-        line.split("\t") for line in (folder / "transcripts.tsv").read_text().splitlines() if "\t" in line
-    ]
+    """The shared recordings, plus the same questions in the profile's own voice (named own_<stem>)."""
+    files = sorted((data / "eval" / "utterances").glob("*.wav"))
     tts = assistant.tts
-    for name, text in rows:
-        if name == "file":
-            continue
-        out = workdir / f"own_{Path(name).stem}.wav"
+    for stem, text in _transcripts(data).items():
+        out = workdir / f"own_{stem}.wav"
         chunks = [c.samples for c in tts.synthesize(text)]
         rate = tts.sample_rate
         pad = [np.zeros(int(0.3 * rate), np.float32)], [np.zeros(rate, np.float32)]
@@ -61,34 +70,63 @@ def questions(assistant: Assistant, data: Path, workdir: Path) -> list[Path]:
     return files
 
 
-def _streaming_run(assistant: Assistant, path: Path, workdir: Path) -> dict[str, float] | None:
+def _same_start(assistant: Assistant, expected: str) -> None:
+    """Put the model's prompt cache in the same state before every timed run, the loop's and the baseline's.
+
+    The cache holds one prompt: run after the loop on the same question, the baseline found its whole
+    prompt already evaluated. So before each run: the question's system+tools prefix is saved to disk
+    (evaluated once, untimed; each run then loads it as a warm Sori does), and the cache is left holding
+    an unrelated exchange, as after an earlier turn. Neither run inherits the other's work; the loop keeps
+    only what it does itself while the user is still speaking (speculative prefill).
+    """
+    local = assistant.local_llm
+    if local is None:
+        return  # a chat server keeps its own cache, out of reach
+    assistant.warm(assistant.tool_schemas(expected) if expected else None)
+    neutral = [
+        *chat_messages(assistant.settings.llm.system_prompt, []),
+        ChatMessage("user", NEUTRAL_QUESTION),
+    ]
+    local.prefill(neutral, assistant.settings.llm.max_tokens, None)
+
+
+def _tool_called(assistant: Assistant, conversation_id: int) -> str | None:
+    for message in assistant.store.messages(conversation_id):
+        names = [c["name"] for c in message.tool_calls if c.get("name")]
+        if message.role == "assistant" and names:
+            return names[0]
+    return None
+
+
+def _streaming_run(assistant: Assistant, path: Path, workdir: Path) -> dict | None:
+    """One question through the voice loop: its transcript, tool, and milestones in ms after speech end."""
     conv = assistant.store.new_conversation(title="bench latency")
     source = ScriptedSource([ScriptItem(path)], tail_silence_s=TAIL_S + 3)
-    first: list[float] = []
-    done = threading.Event()
+    answered = threading.Event()
 
-    def on_play(samples, rate, t):
-        if not first:
-            first.append(t)
-            done.set()
+    def on_event(event: Event) -> None:
+        if isinstance(event, (ReplyDone, ErrorEvent)):
+            answered.set()
 
-    sink = TimestampedWavSink(workdir / "stream.wav", on_play=on_play)
-    loop = VoiceLoop(assistant, source, sink, conv.id)
+    sink = TimestampedWavSink(workdir / "stream.wav")
+    loop = VoiceLoop(assistant, source, sink, conv.id, on_event=on_event)
     runner = threading.Thread(target=loop.run, daemon=True)
     runner.start()
-    done.wait(timeout=60)
-    time.sleep(0.05)
+    # The answer's first audio is known once it is over (a filler may have played first): let it finish.
+    answered.wait(timeout=ANSWER_TIMEOUT_S)
     loop.stop()
     runner.join()
     sink.close()
-    if not first or not loop.turns:
+    if not loop.turns:
         return None
     speech_end = source.t0 + _speech_end_s(path)
     turn = loop.turns[0]
     points = {"turn_decided": turn.decided, "transcript_ready": turn.transcript_ready, **turn.marks}
-    out = {f"{k}_ms": (v - speech_end) * 1000 for k, v in points.items() if v and k != "last_audio"}
-    out["first_audio_ms"] = (first[0] - speech_end) * 1000
-    return out
+    ms = {k: round((v - speech_end) * 1000, 1) for k, v in points.items() if v}
+    row: dict = {"transcript": turn.transcript, "tool": _tool_called(assistant, conv.id)}
+    row.update({f"{k}_ms": ms.get(k) for k in LOOP_STAGES})
+    row["filler_audio_ms"] = ms.get("filler_audio")
+    return row
 
 
 def _sequential_run(assistant: Assistant, path: Path, workdir: Path) -> float | None:
@@ -106,6 +144,7 @@ def _sequential_run(assistant: Assistant, path: Path, workdir: Path) -> float | 
     speech_end = source.t0 + _speech_end_s(path)
     text = assistant.transcribe(ended.audio).text
     # The same answer as the streaming loop gives (tools included), only each stage waits for the last.
+    # No speech while it runs, so no filler: its first audio is the answer's.
     conv = assistant.store.new_conversation(title="bench latency (sequential)")
     reply = assistant.reply(conv.id, text).text if text else ""
     chunks = [c.samples for c in assistant.tts.synthesize(reply)]
@@ -115,29 +154,38 @@ def _sequential_run(assistant: Assistant, path: Path, workdir: Path) -> float | 
     t = time.monotonic()
     sink.play(np.concatenate(chunks)[: assistant.tts.sample_rate // 10], assistant.tts.sample_rate)
     sink.close()
-    return (t - speech_end) * 1000
+    return round((t - speech_end) * 1000, 1)
 
 
-def bench_latency(assistant: Assistant, runs: int, data: Path, limit: int | None = None) -> dict:
-    for engine in (assistant.stt, assistant.llm, assistant.tts):
-        engine.load()  # type: ignore[attr-defined]
-    streaming: list[float] = []
-    baseline: list[float] = []
+def _question_row(assistant: Assistant, path: Path, expected: str, loop_first: bool, workdir: Path) -> dict:
+    """One question through both pipelines, each from the same cache state, in the order given."""
+    row: dict = {"question": path.name, "order": "loop first" if loop_first else "baseline first"}
+    stream: dict | None = None
+    baseline: float | None = None
+    for which in ("loop", "baseline") if loop_first else ("baseline", "loop"):
+        _same_start(assistant, expected)
+        if which == "loop":
+            stream = _streaming_run(assistant, path, workdir)
+        else:
+            baseline = _sequential_run(assistant, path, workdir)
+    empty = {"transcript": None, "tool": None, **{f"{k}_ms": None for k in (*LOOP_STAGES, "filler_audio")}}
+    row.update(stream or empty)
+    row["baseline_first_audio_ms"] = baseline
+    return row
+
+
+def summarize(rows: list[dict], profile: str) -> dict:
+    """Percentiles over the rows: the loop's first audio (the answer's, never a filler) and the baseline's."""
+    streaming = [r["first_audio_ms"] for r in rows if r.get("first_audio_ms") is not None]
+    baseline = [r["baseline_first_audio_ms"] for r in rows if r.get("baseline_first_audio_ms") is not None]
     stages: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        files = questions(assistant, data, workdir)[:limit]
-        _streaming_run(assistant, files[0], workdir)  # warm-up, not counted
-        for _ in range(runs):
-            for path in files:
-                result = _streaming_run(assistant, path, workdir)
-                if result is not None:
-                    streaming.append(result["first_audio_ms"])
-                    for k, v in result.items():
-                        stages.setdefault(k, []).append(v)
-                seq = _sequential_run(assistant, path, workdir)
-                if seq is not None:
-                    baseline.append(seq)
+    for r in rows:
+        if r.get("first_audio_ms") is None:
+            continue
+        for k in LOOP_STAGES:
+            if r.get(f"{k}_ms") is not None:
+                stages.setdefault(f"{k}_ms", []).append(r[f"{k}_ms"])
+    fillers = [r["filler_audio_ms"] for r in rows if r.get("filler_audio_ms") is not None]
     return {
         "p50_ms": round(_pct(streaming, 50), 1),
         "p90_ms": round(_pct(streaming, 90), 1),
@@ -148,8 +196,27 @@ def bench_latency(assistant: Assistant, runs: int, data: Path, limit: int | None
             k: round(statistics.median(v), 1)
             for k, v in sorted(stages.items(), key=lambda kv: statistics.median(kv[1]))
         },
-        "profile": assistant.settings.profile,
+        "fillers": len(fillers),  # answers a filler came before (shown per question, never first audio)
+        "profile": profile,
+        "questions": rows,
     }
+
+
+def bench_latency(assistant: Assistant, runs: int, data: Path, limit: int | None = None) -> dict:
+    for engine in (assistant.stt, assistant.llm, assistant.tts):
+        engine.load()  # type: ignore[attr-defined]
+    texts = _transcripts(data)
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        files = questions(assistant, data, workdir)[:limit]
+        _streaming_run(assistant, files[0], workdir)  # warm-up, not counted
+        for run in range(runs):
+            for i, path in enumerate(files):
+                expected = texts.get(path.stem.removeprefix("own_"), "")
+                # Which goes first alternates, so what one run leaves behind cannot favour either side.
+                rows.append(_question_row(assistant, path, expected, (run + i) % 2 == 0, workdir))
+    return summarize(rows, assistant.settings.profile)
 
 
 def bench_barge_in(assistant: Assistant, runs: int, data: Path) -> dict:
