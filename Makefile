@@ -7,15 +7,30 @@ SORI := $(VENV)/bin/sori
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint setup-run setup-test clean-venv bundle test-bundle
+.PHONY: run test test-fast test-release lint setup-run setup-test clean-venv bundle test-bundle
 
 # The window where there is a display; the terminal chat (with a one-line reason) where there is none.
 run: setup-run
 	$(SORI) --profile default
 
+# Several test processes at once: much of the suite waits on real-time audio, not on the CPU. Each
+# process loads the small models once; a test marked `alone` (a speed comparison) runs by itself.
+TEST_WORKERS ?= 4
+FAST_WORKERS ?= 6
+XDIST = --dist worksteal
+
+# Every test but the release artefacts: real models, real audio, the window offscreen.
 test: setup-test
 	$(VENV)/bin/ruff check assistant ui tests
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) $(XDIST) -m "not release"
+
+# Fakes and pure logic, no model loaded (tests/conftest.py marks the rest slow): seconds.
+test-fast: setup-test
+	$(VENV)/bin/pytest -q -n $(FAST_WORKERS) $(XDIST) -m "not slow and not release"
+
+# The sdist and wheel built, installed into a fresh venv and run, as a release is.
+test-release: setup-test
+	$(VENV)/bin/pytest -q -m release
 
 lint: setup-test
 	$(VENV)/bin/ruff check assistant ui tests

@@ -1,4 +1,9 @@
-"""Shared fixtures: isolated user dirs, the real small-profile models, the shared audio, a CLI runner."""
+"""Shared fixtures: isolated user dirs, the real small-profile models, the shared audio, a CLI runner.
+
+A test that loads the real models or runs the real `sori` is marked `slow`, by the fixtures it uses
+(REAL_FIXTURES) or by a `slow` mark of its own; `make test-fast` runs the others (`-m "not slow"`), and
+they may not load a real model or start `sori` (checked while they run).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import inprocess
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SORI_SHARED_DIR", REPO.parent / "shared"))
 # The models `make test` installed (the user data dir unless SORI_MODELS_DIR says otherwise).
@@ -18,13 +25,18 @@ from assistant import paths  # noqa: E402
 
 MODELS_DIR = paths.models_dir()
 
-# Answers must be repeatable in tests: greedy decoding, fixed seed.
+# Answers must be repeatable in tests: greedy decoding, fixed seed. `make test` runs several test processes
+# on a few cores: one thread each for the chat model and for Whisper (CTranslate2 reads OMP_NUM_THREADS).
+# llama.cpp's threads wait for each other at every step, so two of them sharing a busy core with others
+# made answers 10 to 30 times slower.
 TEST_CONFIG = """profile = "small"
 [llm]
 temperature = 0.0
 seed = 7
+n_threads = 1
 max_tokens = 96
 """
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +44,91 @@ def shared() -> Path:
     if not (SHARED / "audio" / "jfk.flac").is_file():
         pytest.fail(f"test audio not found in {SHARED}; set SORI_SHARED_DIR to the shared/ folder")
     return SHARED
+
+
+# Fixtures that load the small profile's real models or run the real `sori`: a test using one, directly or
+# through another fixture, is slow.
+REAL_FIXTURES = {"sori", "sori_process", "engines", "small_settings"}
+# The engines that load a model file; a fast test uses scripted ones (tests/fakes.py).
+REAL_ENGINES = {
+    "assistant.stt.whisper": "WhisperSTT",
+    "assistant.llm.llamacpp": "LlamaCppChat",
+    "assistant.tts.hibari": "HibariTTS",
+    "assistant.tts.piper": "PiperTTS",
+    "assistant.tts.sherpa": "SherpaTTS",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """Under xdist (`make test`), a test marked `alone` runs while no other test does: it waits for those
+    running to end, and none starts until it has (a lock file shared by this run's workers)."""
+    uid = getattr(item.config, "workerinput", {}).get("testrunuid")
+    if uid is None:
+        yield
+        return
+    import fcntl
+    import tempfile
+
+    base = Path(tempfile.gettempdir()) / f"sori-tests-{uid}"
+    with open(f"{base}.gate", "a") as gate, open(f"{base}.lock", "a") as lock:
+        alone = item.get_closest_marker("alone") is not None
+        fcntl.flock(gate, fcntl.LOCK_EX)  # held by an `alone` test while it waits and runs
+        if not alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+def _starts_sori(args: object) -> bool:
+    argv = [str(a) for a in args] if isinstance(args, list | tuple) else str(args).split()
+    module = any(a == "-m" and b == "assistant" for a, b in zip(argv, argv[1:], strict=False))
+    return module or (bool(argv) and Path(argv[0]).name == "sori")
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_stay_fast(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """A test not marked slow fails if it loads a real model or starts `sori`: it belongs in `make test`."""
+    if request.node.get_closest_marker("slow") is not None:
+        yield
+        return
+    import importlib
+
+    found: list[str] = []
+
+    def refuse(what: str):
+        found.append(what)
+        raise RuntimeError(f"{what} in a test not marked slow")
+
+    for module, name in REAL_ENGINES.items():
+        cls = getattr(importlib.import_module(module), name)
+        monkeypatch.setattr(cls, "_load_locked", lambda self, _n=name: refuse(f"{_n} loads a real model"))
+
+    class Popen(subprocess.Popen):
+        def __init__(self, args, *rest, **kwargs) -> None:
+            if _starts_sori(args):
+                refuse("the real `sori` is started")
+            super().__init__(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", Popen)
+    yield
+    if found:
+        pytest.fail(
+            f"{found[0]}: take a real-model fixture (engines, sori, small_settings) or mark the test "
+            "@pytest.mark.slow; fast tests use tests/fakes.py",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -58,21 +155,56 @@ class Result:
     stderr: str
 
 
+def _run_process(args: tuple[str, ...], input: str | None, timeout: float) -> Result:
+    proc = subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=os.environ.copy(),
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
 @pytest.fixture
-def sori(config_file: Path):
-    """Run the real `sori` command (python -m assistant) with the test config; returns a Result."""
+def sori_process(config_file: Path):
+    """Run the real `sori` command (python -m assistant) in a process of its own; returns a Result.
+
+    For what only a process shows: signals, its exit at a crash, its environment, a cold start."""
 
     def run(*args: str, input: str | None = None, timeout: float = 300) -> Result:
-        proc = subprocess.run(
-            [sys.executable, "-m", "assistant", *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=REPO,
-            env=os.environ.copy(),
+        return _run_process(args, input, timeout)
+
+    return run
+
+
+# Benchmarks measure a cold start beside the bare library's: a process each, as a user runs them.
+IN_A_PROCESS = {"bench"}
+
+
+@pytest.fixture(scope="session")
+def _engine_cache():
+    cache = inprocess.EngineCache()
+    yield cache
+    cache.close()
+
+
+@pytest.fixture
+def sori(config_file: Path, _engine_cache: inprocess.EngineCache):
+    """Run the real `sori` command with the test config; returns a Result (exit status, stdout, stderr).
+
+    It runs in this process (tests/inprocess.py: the same parsing, engines and output, stdin empty unless
+    given), each model loaded once per test process; benchmarks run in a process of their own."""
+
+    def run(*args: str, input: str | None = None, timeout: float = 300) -> Result:
+        if IN_A_PROCESS & set(args):
+            return _run_process(args, input, timeout)
+        status, out, err = inprocess.run(
+            list(args), stdin=input or "", cwd=REPO, cache=_engine_cache, timeout=timeout
         )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return Result(status, out, err)
 
     return run
 
@@ -93,7 +225,7 @@ def small_settings():
     from assistant.config import Settings
 
     return Settings.model_validate(
-        {"profile": "small", "llm": {"temperature": 0.0, "seed": 7, "max_tokens": 96}}
+        {"profile": "small", "llm": {"temperature": 0.0, "seed": 7, "n_threads": 1, "max_tokens": 96}}
     )
 
 

@@ -19,6 +19,8 @@ from assistant import models
 from tests.conftest import SHARED, TEST_CONFIG
 from tests.hostile import Row, replace_file, run_table, world_dir
 
+pytestmark = pytest.mark.slow  # the real `sori`, a process per row
+
 HOLDERS: list[subprocess.Popen] = []
 QUICK = TEST_CONFIG.replace("max_tokens = 96", "max_tokens = 8")  # the answer is not what is tested
 ESSAY = "Write a very long essay about the history of the Roman empire, with every detail you know."

@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import SHARED, TEST_CONFIG
 from tests.hostile import Row, run_table, world_dir
 
+pytestmark = pytest.mark.slow  # the real `sori`, a process per row
+
 SPEECH = SHARED / "audio" / "jfk.flac"
 # Where the answer itself is not what is tested: a few tokens, no tool schemas in the prompt.
 TERSE = TEST_CONFIG.replace("max_tokens = 96", "max_tokens = 12") + "[plugins]\nenabled = false\n"

@@ -17,6 +17,8 @@ from assistant.store import ConversationStore
 from assistant.text.utf8 import NOT_UTF8, scrub
 from tests.conftest import REPO
 
+# The real `sori` in a process: the locale decides how its stdin is decoded.
+pytestmark = pytest.mark.slow
 NOTE = f"sori: note: {NOT_UTF8}"
 
 

@@ -65,6 +65,7 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
 
 
+@pytest.mark.slow  # a real voice model
 def test_vits_folder_is_detected_and_streams_sentence_by_sentence(vits, vits_folder):
     assert vits.model.kind == "vits" and vits.model.files["model"] == str(vits_folder / "model.onnx")
     assert vits.sample_rate == 22050
@@ -79,6 +80,7 @@ def test_vits_folder_is_detected_and_streams_sentence_by_sentence(vits, vits_fol
         assert len(c.samples) > 0.5 * 22050 and np.abs(c.samples).max() > 0.05  # speech, not silence
 
 
+@pytest.mark.slow  # a real voice model
 def test_vits_stop_ends_generation_and_frees_the_engine(vits):
     long_text = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 30))
     chunks = vits.synthesize(long_text)
@@ -92,6 +94,7 @@ def test_vits_stop_ends_generation_and_frees_the_engine(vits):
     assert len(again) == 1
 
 
+@pytest.mark.slow  # a real voice model
 def test_vits_stop_through_speech_output(vits):
     from assistant.audio.sinks import NullSink
     from assistant.speech import SpeechOutput

@@ -69,7 +69,11 @@ def test_stored_turns_show_marks_cards_and_copy(qtbot, small_settings, engines):
     assert not window.chat.messages[0].mic_mark.isVisibleTo(window)
 
     window.open_conversation(spoken)
-    qtbot.waitUntil(lambda: window.current_id == spoken)
+    # The id changes at once; the messages come from the store worker a moment later.
+    qtbot.waitUntil(
+        lambda: window.current_id == spoken
+        and [m.text for m in window.chat.messages][:1] == ["What time is it in Paris?"]
+    )
     question, answer = window.chat.messages
     assert question.mic_mark.isVisibleTo(window)
     tip = question.mic_mark.toolTip()

@@ -1,7 +1,8 @@
 """The release artefacts: `python -m build` makes an sdist and a wheel that install into a fresh venv and run.
 
 The new venv installs Sori without model extras (a user who brings their own model files downloads none of
-ours) and is pointed at the models `make test` installed.
+ours) and is pointed at the models `make test` installed. A build and an install take minutes: these run in
+`make test-release` (`pytest -m release`), not in `make test`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 from assistant import __version__
 from tests.conftest import MODELS_DIR, REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.release]
 
 
 @pytest.fixture(scope="module")
