@@ -37,7 +37,6 @@ class SpeechOutput:
         self.sink = sink
         # Times are time.monotonic(), the pipeline clock.
         self.t0 = time.monotonic() if t0 is None else t0
-        self.first_audio_t: float | None = None  # any audio, a filler included: the voice is audible
         self.first_answer_audio_t: float | None = None  # the answer's own first audio (no aside)
         self.first_aside_audio_t: float | None = None  # the first aside's (a filler), if one played
         self.last_audio_t: float | None = None
@@ -55,6 +54,12 @@ class SpeechOutput:
         self._play = threading.Thread(target=self._play_work, name="sori-playback", daemon=True)
         self._synth.start()
         self._play.start()
+
+    @property
+    def first_audio_t(self) -> float | None:
+        """When any audio began, a filler included: from then on Sori's voice is audible."""
+        times = [t for t in (self.first_answer_audio_t, self.first_aside_audio_t) if t is not None]
+        return min(times, default=None)
 
     @property
     def first_audio_ms(self) -> float | None:
@@ -160,8 +165,6 @@ class SpeechOutput:
                     break
                 utterance, samples, rate = item  # type: ignore[misc]
                 start = time.monotonic()
-                if self.first_audio_t is None:
-                    self.first_audio_t = start
                 if utterance.aside:
                     if self.first_aside_audio_t is None:
                         self.first_aside_audio_t = start
