@@ -57,6 +57,7 @@ setup-run: $(VENV)/.deps-run
 setup-test: $(VENV)/.deps-test
 	$(SORI) --profile small models install
 	$(SORI) models install piper-en_US-joe-medium  # the Piper and sherpa-onnx VITS tests speak with it
+	$(SORI) models install whisper-base  # the multilingual model: language detection
 
 clean-venv:
 	rm -rf $(VENV)

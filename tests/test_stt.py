@@ -126,3 +126,33 @@ def test_silence_file_gives_empty_transcript(sori, tmp_path):
     r = sori("transcribe", "--json", str(path))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)[0]["text"] == ""
+
+
+@pytest.fixture(scope="module")
+def multilingual_stt(small_settings):
+    """whisper-base, the default profile's multilingual model (installed by make setup-test)."""
+    from assistant.config import apply_overrides
+    from assistant.engines import build_stt
+
+    stt = build_stt(apply_overrides(small_settings, **{"stt.model": "whisper-base"}))
+    stt.load()
+    return stt
+
+
+@pytest.mark.parametrize(
+    ("start_s", "language", "words"), [(None, "en", "capital of france"), (30, "de", "software")]
+)
+def test_language_detected_with_one_encoder_pass(multilingual_stt, shared, start_s, language, words):
+    # Detecting the language used to encode the clip a second time: 300 ms of a spoken turn on 2 cores.
+    if start_s is None:
+        audio = decode_file(shared / "eval" / "utterances" / "q01_capital.wav")
+    else:  # the German half of the licence reading
+        audio = decode_file(shared / "audio" / "multilingual.mp3")[start_s * 16000 : (start_s + 8) * 16000]
+    model = multilingual_stt._whisper
+    before = model.encodes
+    result = multilingual_stt.transcribe(audio)
+    assert (result.language, model.encodes - before) == (language, 1)
+    assert result.language_probability > 0.9
+    assert words in norm(result.text)
+    again = multilingual_stt.transcribe(audio.copy())  # the same clip (the speculative pass, then the turn)
+    assert again.text == result.text and model.encodes - before == 1
