@@ -150,7 +150,13 @@ class VoiceSettings(_Section):
         200, ge=60, le=2000, description="silence after which transcription starts early"
     )
     early_end: bool = Field(
-        True, description="end the turn at the short silence when it was a clear question"
+        True, description="end the turn at the short silence when what was said is plainly finished"
+    )
+    turn_end_threshold: float = Field(
+        0.07,
+        ge=0.0,
+        le=1.0,
+        description="the chat model's probability that the user's turn is over, above which it ends early",
     )
     barge_in: bool = Field(True, description="speaking while Sori talks interrupts it (off for loudspeakers)")
     echo_margin: float = Field(

@@ -170,16 +170,19 @@ class Assistant:
             raise NobodyToAsk(sentence)
         return bool(self.confirm(sentence))
 
-    def warm(self, tools: list[dict] | None = None) -> None:
-        """Load the chat model and get its fixed prompt prefix ready (from the disk cache when saved)."""
+    def warm(self, tools: list[dict] | None = None) -> str:
+        """Load the chat model and get its fixed prompt prefix ready (from the disk cache when saved).
+
+        Returns "cached", "loaded" or "evaluated" ("" for a chat server)."""
         from assistant import paths
 
         llm = self.llm
         llm.load()
         local = self.local_llm
-        if local is not None:
-            schemas = self.tool_schemas() if tools is None else tools
-            local.warm(self.settings.llm.system_prompt, schemas or None, paths.data_dir() / "cache")
+        if local is None:
+            return ""
+        schemas = self.tool_schemas() if tools is None else tools
+        return local.warm(self.settings.llm.system_prompt, schemas or None, paths.data_dir() / "cache")
 
     def tool_schemas(self, request: str | None = None) -> list[dict]:
         """The tools to offer the model: those the request plausibly needs (all of them without a request)."""
@@ -188,7 +191,9 @@ class Assistant:
         specs = self.tools.tools
         if request is None:
             return [s.openai_schema() for s in specs.values()]
-        return [specs[name].openai_schema() for name in self.router().select(request)]
+        # In the registry's order, not the router's: the same tools make the same prompt prefix (cached).
+        chosen = set(self.router().select(request))
+        return [spec.openai_schema() for name, spec in specs.items() if name in chosen]
 
     def router(self) -> ToolRouter:
         """The ToolRouter of the tools loaded now; rebuilt only when a plugin file changed them.
@@ -203,8 +208,11 @@ class Assistant:
             cached = self._router = (specs, ToolRouter(specs))
         return cached[1]
 
-    def prefill(self, conversation_id: int, question: str) -> None:
-        """Prepare the model for a likely question (speculative end of turn); a no-op for servers."""
+    def prefill(self, conversation_id: int, question: str) -> float | None:
+        """Prepare the model for a likely question (speculative end of turn); a no-op for servers.
+
+        Returns the model's probability that the user's turn ends after these words (None: unknown).
+        """
         local = self.local_llm
         if local is not None and question.strip() and len(question) <= MAX_QUESTION_CHARS:
             # The same prompt reply() will build, tool schemas included, or the work is wasted.
@@ -213,7 +221,8 @@ class Assistant:
             # this the prefill evaluated that prefix from scratch, seconds longer than the reply it served.
             self.warm(tools)
             messages = [*self.history(conversation_id), ChatMessage("user", question.strip())]
-            local.prefill(messages, self.settings.llm.max_tokens, tools or None)
+            return local.prefill(messages, self.settings.llm.max_tokens, tools or None).turn_end
+        return None
 
     def reply(
         self,

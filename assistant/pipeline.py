@@ -274,8 +274,8 @@ class VoiceLoop:
                 future = self._futures.pop(key, None)
                 if future is not None:
                     future.cancel()
-            case msg.Prefill(text=text):
-                self._stt.submit(self._quietly, self.assistant.prefill, self.conversation_id, text)
+            case msg.Prefill(key=key, text=text):
+                self._stt.submit(self._prefill, key, text)
             case msg.StartAnswer():
                 self._launch(command)
             case msg.Announce(answer=answer, turn_id=turn_id, text=text):
@@ -301,11 +301,14 @@ class VoiceLoop:
             except Exception as exc:  # a bug, not a failed transcription: run() raises it
                 self._events.put(_Crash(exc))
 
-    def _quietly(self, fn: Callable[..., object], *args: object) -> None:
+    def _prefill(self, key: int, text: str) -> None:
+        """On the STT worker, right after the transcript it needs: the prompt, and the end-of-turn guess."""
+        turn_end = None
         try:
-            fn(*args)
+            turn_end = self.assistant.prefill(self.conversation_id, text)
         except Exception as exc:  # speculation is optional; the real turn reports real errors
             self.errors.append(f"speculative work failed: {exc}")
+        self._events.put(msg.Prefilled(key, text, turn_end))
 
     def _settle(self, question: Question, allowed: bool, by: AnsweredBy, heard: str, turn_id: int) -> None:
         if question.answer(allowed, by, heard):

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import InputError
-from assistant.llm import ChatMessage, Generation
+from assistant.llm import ChatMessage, Generation, Prefilled
 from assistant.llm.toolcall import ToolCall
 from assistant.stt import Segment, Transcription
 from assistant.tts import AudioChunk
@@ -189,10 +189,12 @@ class ScriptedLocalChat(ScriptedChat):
         *,
         forced: Mapping[str, dict] | Callable[[list[ChatMessage], dict], dict | None] | None = None,
         context_words: int = 4000,
+        turn_end: Callable[[str], float | None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(script, **kwargs)
         self.forced = forced if forced is not None else {}
+        self.turn_end = turn_end  # prefill's end-of-turn probability for the last user message's text
         self.context_words = context_words
         self.warmed: list[tuple[str, list[dict] | None]] = []
         self.prefilled: list[Request] = []
@@ -204,10 +206,11 @@ class ScriptedLocalChat(ScriptedChat):
 
     def prefill(
         self, messages: Sequence[ChatMessage], max_tokens: int = 512, tools: list[dict] | None = None
-    ) -> int:
+    ) -> Prefilled:
         self.fit(messages, max_tokens, tools)
         self.prefilled.append(Request(list(messages), tools, True, max_tokens, 0.0))
-        return sum(len(m.content.split()) for m in messages)
+        turn_end = self.turn_end(messages[-1].content) if self.turn_end is not None else None
+        return Prefilled(sum(len(m.content.split()) for m in messages), turn_end)
 
     def fit(
         self, messages: Sequence[ChatMessage], max_tokens: int, tools: list[dict] | None = None

@@ -183,3 +183,73 @@ def test_grammar_allows_only_declared_arguments(engines, with_params):
     calls = engines[1].forced_call(messages, schema, 64)
     assert len(calls) == 1 and calls[0].name == "open_garage"
     assert set(calls[0].arguments) <= ({"door"} if with_params else set()), calls[0].arguments
+
+
+def test_prefill_tells_whether_the_users_words_sound_finished(engines):
+    # Read from the logits right after the user's words, on the way through the prefill.
+    llm = engines[1]
+
+    def turn_end(text: str) -> float | None:
+        messages = [ChatMessage("system", "You are a helpful voice assistant."), ChatMessage("user", text)]
+        return llm.prefill(messages, 64).turn_end
+
+    whole = ("How many legs does a spider have?", "What is the capital of France?")
+    finished = {t: turn_end(t) for t in whole}
+    # Whisper's question mark after a pause mid-sentence does not make the words finished.
+    unfinished = {t: turn_end(t) for t in ("Can you", "So I was thinking, and", "What is seven times?")}
+    assert all(p is not None and p > 0.3 for p in finished.values()), finished
+    assert all(p is not None and p < 0.01 for p in unfinished.values()), unfinished
+    # The same words again (already in the cache) still get their guess.
+    again = turn_end("What is the capital of France?")
+    assert again == pytest.approx(finished["What is the capital of France?"], abs=0.02)
+
+
+TIDES = '''
+from assistant.tools import tool
+
+
+@tool
+def tide_times(harbour: str) -> str:
+    """{doc}"""
+    return "High tide at 14:05."
+'''
+
+
+def test_tool_prompt_prefix_saved_reused_and_rebuilt_when_a_plugin_changes(small_settings, engines, tmp_path):
+    from assistant import paths
+    from assistant.config import apply_overrides
+    from assistant.llm.llamacpp import LlamaCppChat
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "tides.py").write_text(TIDES.format(doc="When high and low tide are at a harbour."))
+    settings = apply_overrides(small_settings, **{"plugins.dirs": [str(plugins)]})
+    cache = paths.data_dir() / "cache"
+    question = "When is high tide at Brest harbour?"
+
+    def prefix_state(assistant: Assistant, llm: LlamaCppChat) -> tuple[str, list[str]]:
+        tools = assistant.tool_schemas(question)
+        assert "tide_times" in [t["function"]["name"] for t in tools]
+        state = llm.warm(settings.llm.system_prompt, tools, cache)
+        return state, sorted(p.name for p in cache.glob("prefix-*.kv"))
+
+    a = Assistant(settings, store=ConversationStore(tmp_path / "c.sqlite3"))
+    a._llm = llm = LlamaCppChat(engines[1].model, n_threads=1, seed=7)
+    state, saved = prefix_state(a, llm)
+    assert state == "evaluated" and len(saved) == 1  # the system prompt with the tool's schema, on disk
+    conv = a.store.new_conversation()
+    first = a.reply(conv.id, question)
+    second = a.reply(conv.id, "When is low tide at Roscoff harbour?")  # the same tools offered
+    # The second turn evaluates only itself: the prefix and the first exchange come from the cache.
+    assert second.stats.prompt_tokens_evaluated < second.stats.prompt_tokens - first.stats.prompt_tokens + 10
+    llm.close()
+
+    # A later start loads the saved prefix instead of evaluating it.
+    again = LlamaCppChat(engines[1].model, n_threads=1, seed=7)
+    assert prefix_state(Assistant(settings), again) == ("loaded", saved)
+    # The plugin file changes: its schema, so the prefix, is another one: evaluated once, saved beside.
+    (plugins / "tides.py").write_text(TIDES.format(doc="The times of high and low tide at a harbour."))
+    state, now = prefix_state(Assistant(settings), again)
+    assert state == "evaluated" and len(now) == 2 and set(saved) < set(now)
+    assert prefix_state(Assistant(settings), again) == ("cached", now)  # still in the KV cache
+    again.close()

@@ -370,3 +370,31 @@ def test_a_nan_default_stays_out_of_the_schema() -> None:
     assert "default" not in spec.parameters["properties"]["turns"]
     json.dumps(spec.openai_schema(), allow_nan=False)
     assert str(spec.validate({})["turns"]) == "nan"  # the default still applies when called
+
+
+# Plain answer words, linking words, numbers and abbreviations: where the early first chunk gets cut.
+ANSWER = st.lists(
+    st.sampled_from(["and", "of", "the", "sky", "is", "blue", "Dr.", "3.50", ",", "day."]), max_size=40
+)
+
+
+@FAST
+@given(
+    st.one_of(TEXT, ANSWER.map(" ".join)),
+    st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=40),
+    st.sampled_from([None, 1, 2, 4, 6, 9]),
+)
+def test_split_first_chunk_never_depends_on_the_deltas(
+    text: str, sizes: list[int], first_words: int | None
+) -> None:
+    # The early first chunk is decided from text already seen: streamed in any pieces, the chunks are exactly
+    # those of the whole text.
+    splitter = SentenceSplitter(first_words=first_words)
+    chunks: list[str] = []
+    pos = 0
+    while pos < len(text):
+        for size in sizes:
+            chunks += splitter.push(text[pos : pos + size])
+            pos += size
+    chunks += splitter.flush()
+    assert chunks == split_sentences(text, first_words=first_words)

@@ -20,6 +20,9 @@ SAMPLES = [
     "# Title\nSome text without end",
     "A very long sentence " + "with many words " * 30 + "ends here. Short one.",
     "Sure — let me explain the details, slowly. First thing: numbers like 10,000.5 stay whole.",
+    "The sky appears blue during the day because of a process called Rayleigh scattering. It is neat.",
+    "A black hole is a region of space where gravity is so strong that nothing escapes, not even light.",
+    'He said "the quick brown fox jumps over the lazy dog and the cat" to me. It costs 3.50 dollars in town.',
     "",
     "   ",
 ]
@@ -143,3 +146,117 @@ def test_no_empty_chunks() -> None:
     assert split_sentences("") == []
     assert split_sentences("  \n\n  ") == []
     assert split_sentences("Hi.\n\n\nThere.  ") == ["Hi.", "There."]
+
+
+# -- the first chunk of an answer: out at its first natural boundary
+
+
+def test_a_short_first_sentence_goes_out_whole() -> None:
+    assert split_sentences("The capital of France is Paris. It is big.") == [
+        "The capital of France is Paris.",
+        "It is big.",
+    ]
+    # Cutting before "in" or "to" would leave two or three words dangling before the sentence ends.
+    assert split_sentences("The capital of France is in Paris.") == ["The capital of France is in Paris."]
+    joke = "Why did the computer go to the doctor? Because it had a virus!"
+    assert split_sentences(joke) == ["Why did the computer go to the doctor?", "Because it had a virus!"]
+
+
+def test_a_long_first_sentence_is_spoken_before_it_ends() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.push("The sky appears blue during the day") == []
+    # Released while the model is still writing the sentence, cut before the preposition.
+    assert splitter.push(" because of") == ["The sky appears blue"]
+    assert splitter.push(" a process called Rayleigh scattering. Sunlight") == [
+        "during the day because of a process called Rayleigh scattering."
+    ]
+    assert splitter.flush() == ["Sunlight"]
+
+
+def test_a_long_first_sentence_is_cut_at_a_clause_comma() -> None:
+    text = "For most people, a regular bedtime helps more than anything else does. Try it."
+    assert split_sentences(text) == [
+        "For most people,",
+        "a regular bedtime helps more than anything else does.",
+        "Try it.",
+    ]
+    # One word before the comma is too clipped: the first chunk goes on to a better boundary.
+    assert split_sentences("Well, the sun is bright and very hot in summer.")[0] == "Well, the sun is bright"
+
+
+def test_a_word_cut_falls_before_a_linking_word_never_after_one() -> None:
+    chunks = split_sentences(
+        "A black hole is a region of space where gravity is so strong that nothing escapes."
+    )
+    assert chunks[0] == "A black hole is a region"
+    for first in (c[0] for c in map(split_sentences, SAMPLES) if c):
+        assert first.split()[-1].lower() not in {"a", "the", "of", "to", "because", "and", "in"}
+    # No linking word: a plain gap, later, between two ordinary words.
+    text = "Rayleigh scattering makes short blue waves scatter much more strongly overall than red ones."
+    assert split_sentences(text)[0] == "Rayleigh scattering makes short blue waves scatter much more strongly"
+
+
+def test_the_first_cut_never_breaks_numbers_abbreviations_quotes_or_code() -> None:
+    def first(text: str) -> str:
+        return split_sentences(text)[0]
+
+    assert first("It costs 3.50 dollars at the shop in the city centre today.") == "It costs 3.50 dollars"
+    assert (
+        first("Dr. Smith said that the results of the test were fine.") == "Dr. Smith said that the results"
+    )
+    assert first("It is 3 000 metres up to the top of the old mountain pass.").startswith(
+        "It is 3 000 metres"
+    )
+    assert (
+        first("Please go and see Mr Smith in the office at the end of the hall.")
+        == "Please go and see Mr Smith"
+    )
+    assert first("Yesterday our old friendly local vet visited Dr. Smith at home quite late.").endswith(
+        "Smith"
+    )
+    quoted = 'He said "the quick brown fox jumps over the lazy dog and the cat" to me today.'
+    assert first(quoted) == quoted
+    code = "Run `git commit --amend and more stuff` in the repo for this change."
+    assert first(code) == code
+    url = "Open https://example.com/a/b?c=1 in your browser with the new private window."
+    assert first(url).startswith("Open https://example.com/a/b?c=1")
+
+
+def test_later_chunks_are_whole_sentences() -> None:
+    text = (
+        "The sky appears blue during the day because of a process called Rayleigh scattering. "
+        "Sunlight is made of many colors, and blue light scatters the most in the air. "
+        "At sunset, light travels further, so the sky looks red."
+    )
+    chunks = split_sentences(text)
+    assert chunks[0] == "The sky appears blue"
+    assert chunks[1:] == [
+        "during the day because of a process called Rayleigh scattering.",
+        "Sunlight is made of many colors, and blue light scatters the most in the air.",
+        "At sunset, light travels further, so the sky looks red.",
+    ]
+
+
+def test_a_short_stream_without_a_boundary_comes_out_on_flush() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.push("The sky appears blue during the day") == []
+    assert splitter.flush() == ["The sky appears blue during the day"]  # "during the day" would dangle
+    assert split_sentences("The sky appears blue during\nthe day") == [
+        "The sky appears blue during",
+        "the day",
+    ]
+
+
+def test_first_words_none_keeps_the_first_chunk_to_sentences_and_clauses() -> None:
+    text = "The sky appears blue during the day because of a process called Rayleigh scattering. Yes."
+    assert split_sentences(text, first_words=None) == [text[:-5], "Yes."]
+    assert split_sentences("Hi, there, friend. Go.", min_first_chars=4, first_words=None)[0] == "Hi, there,"
+
+
+@pytest.mark.parametrize("first_words", [None, 2, 4, 6, 10])
+def test_first_chunk_rule_does_not_depend_on_token_boundaries(first_words: int | None) -> None:
+    rng = random.Random(99)
+    for text in SAMPLES:
+        whole = split_sentences(text, first_words=first_words)
+        for _ in range(30):
+            assert stream(text, random_cuts(text, rng), SentenceSplitter(first_words=first_words)) == whole

@@ -48,7 +48,11 @@ PRE_ROLL_S, TRAILING_S = 0.3, 0.1
 class Talk:
     """Drives a TurnTaker as the voice loop would, with default voice settings unless told otherwise."""
 
-    def __init__(self, **voice) -> None:
+    def __init__(self, guess=lambda text: None, **voice) -> None:
+        """guess: the model's end-of-turn probability for a transcript, sent back at once for each
+        Prefill as the loop does after the prefill (None: the model cannot say; guess=None: the test
+        sends each Prefilled itself)."""
+        self.guess = guess
         self.voice = VoiceSettings(**voice)
         self.clock = ManualClock(100.0)
         self.machine = TurnTaker(self.voice, self.clock)
@@ -63,6 +67,10 @@ class Talk:
         out = self.machine.handle(event)
         self.commands += out
         self.events += [c.event for c in out if isinstance(c, msg.Emit)]
+        if self.guess is not None:
+            for c in list(out):
+                if isinstance(c, msg.Prefill):
+                    out += self.send(msg.Prefilled(c.key, c.text, self.guess(c.text)))
         return out
 
     # what the turn detector reports
@@ -126,7 +134,7 @@ def test_a_turn_ends_at_the_end_of_turn_silence():
     talk.speech(101.0)
     # At the short silence Sori starts transcribing and, with the transcript, gets the model ready.
     out = talk.pause(102.0, heard="Tell me a joke.")
-    assert of(out, msg.Transcribe) and of(out, msg.Prefill) == [msg.Prefill("Tell me a joke.")]
+    assert of(out, msg.Transcribe) and [p.text for p in of(out, msg.Prefill)] == ["Tell me a joke."]
     assert not talk.started()
     # The turn ends after end_silence_ms, answered from the transcript already made.
     out = talk.end(102.0)
@@ -163,13 +171,93 @@ def test_a_clear_question_is_answered_at_the_short_silence():
     (start,) = of(out, msg.StartAnswer)
     assert start.turn.transcript == "What time is it in Tokyo?" and start.turn.speculative_hit
     assert round(start.turn.decided - start.turn.speech_end, 3) == 0.2  # not 0.7
-    assert not of(out, msg.Prefill)  # the answer itself evaluates the prompt
+    # Without the model's guess (a chat server) the question mark decides; with it, the guess does.
+    (prefill,) = of(out, msg.Prefill)
+    assert out.index(prefill) < out.index(start)
     assert talk.end(102.0) == []  # the end of the same utterance changes nothing
     # Without early_end (or for a statement) the same question waits for the end of the turn.
     late = Talk(early_end=False)
     late.speech(101.0)
     assert not of(late.pause(102.0, heard="What time is it in Tokyo?"), msg.StartAnswer)
     assert len(of(late.end(102.0), msg.StartAnswer)) == 1
+
+
+def test_a_statement_the_model_calls_finished_is_answered_at_the_short_silence():
+    talk = Talk(guess=None)
+    talk.speech(101.0)
+    (prefill,) = of(talk.pause(102.0, heard="Set a timer for ten minutes."), msg.Prefill)
+    assert not talk.started()  # no question mark: the model's end-of-turn guess decides
+    talk.clock.advance(0.15)  # the prefill's time
+    out = talk.send(msg.Prefilled(prefill.key, prefill.text, 0.97))
+    (start,) = of(out, msg.StartAnswer)
+    assert start.turn.transcript == "Set a timer for ten minutes." and start.turn.speculative_hit
+    assert round(start.turn.decided - start.turn.speech_end, 3) == 0.35  # not 0.7
+    assert talk.end(102.0) == []
+
+
+def test_words_the_model_calls_unfinished_wait_for_the_end_of_turn():
+    talk = Talk(guess=None)
+    talk.speech(101.0)
+    (prefill,) = of(talk.pause(102.0, heard="So I was thinking about"), msg.Prefill)
+    assert not of(talk.send(msg.Prefilled(prefill.key, prefill.text, 0.0004)), msg.StartAnswer)
+    # Whisper put a full stop after words that need more: the rules win over a confident guess.
+    talk2 = Talk(guess=None)
+    talk2.speech(101.0)
+    (prefill,) = of(talk2.pause(102.0, heard="Add a note that."), msg.Prefill)
+    assert not of(talk2.send(msg.Prefilled(prefill.key, prefill.text, 0.9)), msg.StartAnswer)
+    # A question mark after an unfinished phrase is no clear question either.
+    talk3 = Talk()
+    talk3.speech(101.0)
+    talk3.pause(102.0, heard="What's the weather in?")
+    assert not talk3.started()
+
+
+def test_a_pause_the_model_calls_unfinished_holds_the_turn_despite_the_question_mark():
+    talk = Talk(guess=lambda text: 0.001 if text.endswith("times?") else 0.9)
+    talk.speech(101.0)
+    talk.pause(102.0, heard="What is seven times?")
+    assert not talk.started()  # no answer at the short silence ...
+    assert not of(talk.end(102.0), msg.StartAnswer)  # ... nor at the end-of-turn silence: held
+    talk.speech(102.8)  # "... twelve?" after an 800 ms pause: one turn
+    talk.pause(103.4, heard="What is seven times twelve?")
+    (start,) = talk.started()
+    assert start.turn.transcript == "What is seven times twelve?"  # one answer, to the whole question
+
+
+def test_an_ended_turn_waits_for_the_guess_only_so_long():
+    talk = Talk(guess=None)
+    talk.speech(101.0)
+    talk.pause(102.0, heard="Set a timer for ten minutes.")  # the prompt is cold: the guess takes seconds
+    assert not of(talk.end(102.0), msg.StartAnswer)
+    deadline = talk.machine.next_deadline()
+    assert deadline is not None and round(deadline - talk.clock.now(), 3) == 0.5
+    (start,) = of(talk.tick(deadline), msg.StartAnswer)  # the rules decide: it sounds finished
+    assert start.turn.transcript == "Set a timer for ten minutes."
+
+
+def test_speech_while_waiting_for_the_guess_makes_one_turn():
+    talk = Talk(guess=None)
+    talk.speech(101.0)
+    talk.pause(102.0, heard="What is seven times?")
+    assert not of(talk.end(102.0), msg.StartAnswer)  # waiting for the guess
+    talk.speech(102.75)  # "... twelve?": the user went on
+    assert talk.machine.next_deadline() is None
+    (prefill,) = of(talk.pause(103.4, heard="What is seven times twelve?"), msg.Prefill)
+    (start,) = of(talk.send(msg.Prefilled(prefill.key, prefill.text, 0.9)), msg.StartAnswer)
+    assert start.turn.transcript == "What is seven times twelve?"
+    assert len(talk.started()) == 1
+
+
+def test_a_guess_that_comes_after_speech_resumed_is_stale():
+    talk = Talk(guess=None)
+    talk.speech(101.0)
+    (prefill,) = of(talk.pause(102.0, heard="Remind me to call my mother."), msg.Prefill)
+    talk.resume(102.3)
+    assert not of(talk.send(msg.Prefilled(prefill.key, prefill.text, 0.99)), msg.StartAnswer)
+    (again,) = of(talk.pause(103.5, heard="Remind me to call my mother tomorrow at noon."), msg.Prefill)
+    assert not of(talk.end(103.5), msg.StartAnswer)  # the ended turn waits for the model's guess
+    (start,) = of(talk.send(msg.Prefilled(again.key, again.text, 0.6)), msg.StartAnswer)
+    assert start.turn.transcript.endswith("tomorrow at noon.")
 
 
 def test_speech_resuming_after_an_early_answer_withdraws_it():

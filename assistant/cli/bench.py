@@ -213,7 +213,12 @@ def _run_voice_bench(args: argparse.Namespace, assistant: Assistant) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         assistant._store = ConversationStore(Path(tmp) / "bench.sqlite3")  # keep the user's history clean
         if args.target == "latency":
+            pauses = None if args.no_pauses else _pause_set(args.pauses)
             result = bench_latency(assistant, args.runs, shared_dir(), args.limit)
+            if pauses is not None:
+                from assistant.cli.bench_pauses import bench_pauses
+
+                result["pauses"] = bench_pauses(assistant, pauses)
         else:
             result = bench_barge_in(assistant, args.runs, shared_dir())
         assistant.store.close()
@@ -238,6 +243,8 @@ def _run_voice_bench(args: argparse.Namespace, assistant: Assistant) -> int:
             cells = [row["first_audio_ms"], row["filler_audio_ms"], row["baseline_first_audio_ms"]]
             sori, filler, base = (f"{v:.0f}" if v is not None else "-" for v in cells)
             print(f"  {row['question']:22} {row['tool'] or '-':16} {sori:>11} {filler:>8} {base:>9}")
+        if "pauses" in result:
+            _print_pauses(result["pauses"])
     else:
         print(f"bench barge-in ({result['profile']} profile, {result['runs']} interruptions)")
         print(
@@ -245,6 +252,34 @@ def _run_voice_bench(args: argparse.Namespace, assistant: Assistant) -> int:
             f"max {result['stop_ms_max']} ms"
         )
     return 0
+
+
+def _pause_set(folder: Path | None) -> Path | None:
+    """The pause recordings: the folder given (which must hold the set), else the repository's if present."""
+    from assistant.cli.bench_pauses import MANIFEST
+
+    if folder is not None:
+        if not (folder / MANIFEST).is_file():
+            raise InputError(
+                f"{folder} holds no {MANIFEST}; give the folder of the pause set (tests/data/pauses)"
+            )
+        return folder
+    here = Path(__file__).resolve().parents[2] / "tests" / "data" / "pauses"
+    return here if (here / MANIFEST).is_file() else None
+
+
+def _print_pauses(p: dict) -> None:
+    """End-of-turn decisions on the pause set: none inside a pause, and whole questions decided early."""
+    paused, complete = p["paused"], p["complete"]
+    print(f"end of turn: {paused['files']} questions with a pause mid-sentence, {complete['files']} without")
+    print(f"  false_cutoffs {len(p['false_cutoffs'])} (a turn ended inside the pause)")
+    print(f"  late_ends {len(p['late_ends'])} (a whole question decided after {p['late_limit_ms']:.0f} ms)")
+    print(f"  decided, ms after the last word: whole p50 {complete['p50_ms']} p90 {complete['p90_ms']},")
+    print(f"  with a pause p50 {paused['p50_ms']} p90 {paused['p90_ms']}")
+    for r in p["false_cutoffs"]:
+        print(f"  cut off: {r['file']} at {r['decided_ms']} ms: {r['transcript']!r}")
+    for r in p["late_ends"]:
+        print(f"  late: {r['file']} at {r['decided_ms']} ms: {r['transcript']!r}")
 
 
 def _run_tools_bench(args: argparse.Namespace, assistant: Assistant) -> int:

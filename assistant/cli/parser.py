@@ -146,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--limit", type=int, metavar="N", help="latency: only the first N questions")
     b.add_argument(
+        "--pauses",
+        type=Path,
+        metavar="FOLDER",
+        help="latency: the recordings with mid-sentence pauses (default: the repository's tests/data/pauses)",
+    )
+    b.add_argument("--no-pauses", action="store_true", help="latency: leave the pause set out")
+    b.add_argument(
         "--runs",
         type=int,
         metavar="N",

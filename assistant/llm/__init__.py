@@ -90,6 +90,19 @@ class Generation:
             stats.total_ms = (time.perf_counter() - start) * 1000
 
 
+@dataclass(frozen=True)
+class Prefilled:
+    """What a prefill did: prompt tokens evaluated now, and how likely the user's message ends there.
+
+    turn_end: the probability the model gives its chat template's end-of-turn token right after the last
+    user message (about 0.8-1.0 for "Tell me a joke.", under 0.01 for "Set a timer for"); None when it
+    could not be read (that prompt was already evaluated, or the template marks no end of turn).
+    """
+
+    evaluated: int
+    turn_end: float | None = None
+
+
 @runtime_checkable
 class ChatModel(Protocol):
     name: str
@@ -130,8 +143,8 @@ class LocalChatModel(ChatModel, Protocol):
 
     def prefill(
         self, messages: Sequence[ChatMessage], max_tokens: int = 512, tools: list[dict] | None = None
-    ) -> int:
-        """Evaluate a likely prompt ahead of time; returns the number of tokens evaluated now."""
+    ) -> Prefilled:
+        """Evaluate a likely prompt ahead of time (ending with the user's message, perhaps unfinished)."""
         ...
 
     def fit(

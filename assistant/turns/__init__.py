@@ -2,10 +2,13 @@
 what goes into it and comes out of it, and the record of a turn.
 
 What it decides:
-- a turn ends after end_silence_ms; a clear question ("What time is it in Tokyo?") already at the
-  speculative silence, once its transcript is in; speech resuming after that withdraws the early answer;
-- a turn whose transcript stops mid-sentence ("set a timer for,") is held open for another end_silence_ms:
-  speech in that time continues it, and the whole is transcribed as one utterance;
+- a turn ends at the speculative silence when the chat model, prefilled with its transcript, finds the
+  words finished (the probability that the sentence ends after the last word, turn_end_threshold; without
+  a local model, a clear question "What time is it in Tokyo?" does); speech resuming after that withdraws
+  the early answer; otherwise it ends after end_silence_ms, once the guess is in (GUESS_WAIT_S at most);
+- a turn whose transcript stops mid-sentence ("set a timer for,") or that the model finds unfinished
+  ("What is seven times?") is held open for another end_silence_ms: speech in that time continues it, and
+  the whole is transcribed as one utterance;
 - speech over Sori's answer stops it (barge-in) and starts a new turn; so does a typed line;
 - while a yes/no question waits, the next utterance (or typed line) answers it instead; an unclear
   spoken answer is asked once more; silence for confirm_timeout_s after the question is a no;

@@ -31,6 +31,8 @@ from assistant.turns import messages as msg
 from assistant.turns.messages import TurnRecord
 
 MAX_TURN_S = 120.0  # one turn's audio at most (a runaway: noise the VAD took for speech)
+# An ended turn waits this long at most for the model's guess (a prompt evaluated cold takes seconds).
+GUESS_WAIT_S = 0.5
 ASK_AGAIN = "Please say yes or no."
 
 
@@ -78,6 +80,16 @@ class _Held:
 
 
 @dataclass
+class _Deciding:
+    """A turn that ended (by silence) while the model's guess on its transcript was still being made."""
+
+    closing: _Closing
+    text: str
+    duration_s: float
+    deadline: float  # then the rules decide without the guess
+
+
+@dataclass
 class _Pending:
     """A yes/no question waiting for its answer."""
 
@@ -111,6 +123,10 @@ class TurnTaker:
         self._spec: _Spec | None = None
         self._closing: _Closing | None = None
         self._held: _Held | None = None
+        # The chat model's guess that the user's turn is over, by transcript (None: it could not say).
+        self._guesses: dict[str, float | None] = {}
+        self._guessing: set[str] = set()  # transcripts whose guess is being made
+        self._deciding: _Deciding | None = None
         self._question: _Pending | None = None
         self._running: _Running | None = None
         self._answers: deque[msg.StartAnswer] = deque()
@@ -126,13 +142,15 @@ class TurnTaker:
         return (
             not (self._running or self._answers or self._announcements or self._held or self._question)
             and self._closing is None
+            and self._deciding is None
         )
 
     def next_deadline(self) -> float | None:
         """When handle(Tick()) has something to do, if ever."""
         held = self._held.deadline if self._held is not None else None
         asked = self._question.deadline if self._question is not None else None
-        return min((d for d in (held, asked) if d is not None), default=None)
+        deciding = self._deciding.deadline if self._deciding is not None else None
+        return min((d for d in (held, asked, deciding) if d is not None), default=None)
 
     # -- events ------------------------------------------------------------------------------------
     def handle(self, event: object) -> list[msg.Command]:
@@ -157,6 +175,11 @@ class TurnTaker:
     def _speech_started(self, e: SpeechStarted) -> None:
         self._speaking, self._early, self._spec = True, None, None
         self._for_question = self._question is not None
+        deciding = self._deciding
+        if deciding is not None and not self._for_question:
+            # The user goes on before the guess came: hold the ended part, as for a pause mid-sentence.
+            self._deciding = None
+            self._held = _Held(deciding.closing, deciding.text, deciding.duration_s, None)
         if self._held is not None and not self._for_question:
             self._held.deadline = None  # the user goes on: one turn, decided at its end
         if self._question is not None:
@@ -239,13 +262,47 @@ class TurnTaker:
                 self._early = "yes_no"  # a clear yes or no needs no end-of-turn silence
                 self._answer_question(text, final=True, by="voice")
             return
-        if self.voice.early_end and is_clear_question(text):
-            self._early = "answer"
-            self._held = None
-            decided = self.clock.now()
-            self._early_answer = self._answer(text, spec.duration_s, spec.event.t_speech_end, decided, True)
-        elif text and not self._source_ended:
-            self._out.append(msg.Prefill(text))
+        if text and not self._source_ended:
+            self._guess(spec.key, text)
+
+    def _guess(self, key: int, text: str) -> None:
+        """Get the model's prompt ready for these words, and its guess whether they are all (once each)."""
+        if text not in self._guesses and text not in self._guessing:
+            self._guessing.add(text)
+            self._out.append(msg.Prefill(key, text))
+
+    def _prefilled(self, e: msg.Prefilled) -> None:
+        self._guessing.discard(e.text)
+        self._guesses[e.text] = e.turn_end
+        spec = self._spec
+        if (
+            spec is not None
+            and (spec.key, spec.text) == (e.key, e.text)
+            and not self._for_question
+            and self._early is None
+            and self.voice.early_end
+            and self._finished(e.text)
+        ):
+            self._answer_early(spec)  # at the short silence: "Set a timer for ten minutes."
+        if self._deciding is not None and self._deciding.text == e.text:
+            self._decide()
+
+    def _finished(self, text: str) -> bool:
+        """Plainly a whole request: the model's guess says so, or (without one) it is a clear question.
+
+        Whisper's punctuation alone is no proof: it writes "What is seven times?" for a pause mid-sentence.
+        """
+        if sounds_unfinished(text):
+            return False
+        guess = self._guesses.get(text)
+        return is_clear_question(text) if guess is None else guess >= self.voice.turn_end_threshold
+
+    def _answer_early(self, spec: _Spec) -> None:
+        self._early = "answer"
+        self._held = None
+        decided = self.clock.now()
+        text = spec.text or ""
+        self._early_answer = self._answer(text, spec.duration_s, spec.event.t_speech_end, decided, True)
 
     def _closed(self, closing: _Closing, text: str, duration_s: float) -> None:
         if closing.for_question:
@@ -256,14 +313,22 @@ class TurnTaker:
             if self._question is not None:
                 self._stop_hearing()
             return
-        fits = len(closing.audio) < MAX_TURN_S * SAMPLE_RATE
-        if sounds_unfinished(text) and fits and not self._source_ended:
-            deadline = self.clock.now() + self.voice.end_silence_ms / 1000
+        may_wait = len(closing.audio) < MAX_TURN_S * SAMPLE_RATE and not self._source_ended
+        if may_wait and text and not sounds_unfinished(text) and text not in self._guesses:
+            # The guess decides: answer now, or wait longer.
+            self._deciding = _Deciding(closing, text, duration_s, self.clock.now() + GUESS_WAIT_S)
+            self._guess(closing.key, text)
+            return
+        guess = self._guesses.get(text)
+        unsure = guess is not None and guess < self.voice.turn_end_threshold
+        if may_wait and (sounds_unfinished(text) or unsure):
+            deadline = None if self._speaking else self.clock.now() + self.voice.end_silence_ms / 1000
             self._held = _Held(closing, text, duration_s, deadline)
             return
         self._answer(text, duration_s, closing.t_speech_end, closing.t_decided, closing.hit)
 
     def _answer(self, text: str, duration_s: float, speech_end: float, decided: float, hit: bool) -> int:
+        self._guesses.clear()
         turn = TurnRecord(self.turn_id, speech_end=speech_end, decided=decided, speculative_hit=hit)
         turn.transcript_ready = self.clock.now()
         turn.transcript = text
@@ -315,10 +380,14 @@ class TurnTaker:
     def _source_end(self, e: msg.SourceEnded) -> None:
         self._source_ended = True
         self._speaking, self._spec = False, None  # an utterance cut off by the end is never finished
+        self._decide()
         self._flush_held()
 
     def _tick(self, e: msg.Tick) -> None:
         now = self.clock.now()
+        if self._deciding is not None and now >= self._deciding.deadline:
+            self._guesses.setdefault(self._deciding.text, None)  # no guess in time: the rules decide
+            self._decide()
         if self._held is not None and self._held.deadline is not None and now >= self._held.deadline:
             self._flush_held()  # the pause really was the end of the turn
         pending = self._question
@@ -326,6 +395,11 @@ class TurnTaker:
             self._settle(False, "timeout", "")
 
     # -- helpers -----------------------------------------------------------------------------------
+    def _decide(self) -> None:
+        deciding, self._deciding = self._deciding, None
+        if deciding is not None:
+            self._closed(deciding.closing, deciding.text, deciding.duration_s)
+
     def _flush_held(self) -> None:
         held, self._held = self._held, None
         if held is not None:
@@ -362,7 +436,12 @@ class TurnTaker:
             self._out.append(msg.Announce(answer, self.turn_id, self._announcements.popleft()))
 
     def _user_busy(self) -> bool:
-        return (self._speaking and self._early is None) or self._held is not None or self._closing is not None
+        return (
+            (self._speaking and self._early is None)
+            or self._held is not None
+            or self._closing is not None
+            or self._deciding is not None
+        )
 
     def _stop_hearing(self) -> None:
         assert self._question is not None
@@ -401,6 +480,7 @@ _HANDLERS = {
     SpeechResumed: TurnTaker._speech_resumed,
     TurnEnded: TurnTaker._turn_ended,
     msg.Transcribed: TurnTaker._transcribed,
+    msg.Prefilled: TurnTaker._prefilled,
     msg.Typed: TurnTaker._typed,
     msg.Announcement: TurnTaker._announcement,
     msg.AnswerFinished: TurnTaker._answer_finished,

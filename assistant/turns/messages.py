@@ -119,7 +119,19 @@ class CancelTranscription:
 
 @dataclass(frozen=True)
 class Prefill:
-    text: str  # the likely question: get the model's prompt ready
+    """Get the model's prompt ready for the likely question; its Prefilled comes back."""
+
+    key: int  # the transcription it follows
+    text: str
+
+
+@dataclass(frozen=True)
+class Prefilled:
+    """A Prefill done: how likely the model thinks the user's turn ends after `text` (None: unknown)."""
+
+    key: int
+    text: str
+    turn_end: float | None
 
 
 @dataclass(frozen=True)
