@@ -191,9 +191,7 @@ class Assistant:
         specs = self.tools.tools
         if request is None:
             return [s.openai_schema() for s in specs.values()]
-        # In the registry's order, not the router's: the same tools make the same prompt prefix (cached).
-        chosen = set(self.router().select(request))
-        return [spec.openai_schema() for name, spec in specs.items() if name in chosen]
+        return [specs[name].openai_schema() for name in self.router().select(request)]
 
     def router(self) -> ToolRouter:
         """The ToolRouter of the tools loaded now; rebuilt only when a plugin file changed them.

@@ -84,6 +84,12 @@ PROMPTS = [
     "Give me three tips for sleeping better.",
     "Explain in two sentences why the sky is blue.",
 ]
+# Requests for a built-in tool: the time until the call (name and arguments) is known.
+TOOL_PROMPTS = [
+    "Set a timer for ten minutes.",
+    "What's the weather like in Lisbon?",
+    "What is 17 times 23?",
+]
 
 
 def bench_llm(assistant: Assistant, runs: int) -> dict:
@@ -129,16 +135,40 @@ def bench_llm(assistant: Assistant, runs: int) -> dict:
         out = bare_llama.create_chat_completion(msgs, max_tokens=max_tokens, temperature=0.0, stream=True)
         return (c for c in out if c["choices"][0]["delta"].get("content"))
 
-    def run(make) -> dict[str, float]:
+    def sori_call(prompt: str) -> float:
+        # As a turn takes it: the router's tools, the prefix they make already cached, the fast path.
+        tools = assistant.tool_schemas(prompt)
+        tool = next(t for t in tools if t["function"]["name"] == assistant.router().confident(prompt))
+        assistant.warm(tools)
+        llm.prefill([ChatMessage("system", system), ChatMessage("user", "Hello.")], max_tokens, tools)
+        t0 = time.perf_counter()
+        llm.forced_call([ChatMessage("system", system), ChatMessage("user", prompt)], tool, 64, offered=tools)
+        return (time.perf_counter() - t0) * 1000
+
+    def bare_call(prompt: str) -> float:
+        # The library's own tool calling, the same tools offered, the call forced to the right one; the
+        # same prefix evaluated just before (its own prompt cache), as for Sori.
+        tools = assistant.tool_schemas(prompt)
+        name = assistant.router().confident(prompt)
+        kwargs = {"tools": tools, "tool_choice": {"type": "function", "function": {"name": name}}}
+        hello = [{"role": "system", "content": system}, {"role": "user", "content": "Hello."}]
+        bare_llama.create_chat_completion(hello, max_tokens=1, temperature=0.0, **kwargs)
+        t0 = time.perf_counter()
+        msgs = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+        bare_llama.create_chat_completion(msgs, max_tokens=64, temperature=0.0, **kwargs)
+        return (time.perf_counter() - t0) * 1000
+
+    def run(make, call) -> dict[str, float]:
         cold = [measure(make(p, True), "first_token_ms") for p in PROMPTS]
         warm = [measure(make(p, False), "first_token_ms") for p in PROMPTS]  # system prompt reused
         return {
             "cold_first_token_ms": _median([c["first_token_ms"] for c in cold]),
             "reused_prefix_first_token_ms": _median([w["first_token_ms"] for w in warm]),
+            "tool_call_ms": _median([call(p) for p in TOOL_PROMPTS]),
             "tok_s": _median([c["tok_s"] for c in cold + warm]),
         }
 
-    s, b = _pair(runs, lambda: run(sori_stream), lambda: run(bare_stream))
+    s, b = _pair(runs, lambda: run(sori_stream, sori_call), lambda: run(bare_stream, bare_call))
     return {"model": llm.name, "prompts": len(PROMPTS), "max_tokens": max_tokens, "sori": s, "bare": b}
 
 
