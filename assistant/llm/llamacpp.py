@@ -432,8 +432,15 @@ class LlamaCppChat:
             self._grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
             self._grammar_key = key
         head = llama.tokenize((preamble + opening).encode("utf-8"), add_bos=False, special=True)
+        # A light repetition penalty: under the grammar a small model can loop ("7 * 7 * 7 * ...") until
+        # max_tokens, seconds of a turn for nothing.
         out = llama.create_completion(
-            prompt=prompt + head, max_tokens=384, temperature=0.0, grammar=self._grammar, stream=False
+            prompt=prompt + head,
+            max_tokens=384,
+            temperature=0.0,
+            repeat_penalty=1.1,
+            grammar=self._grammar,
+            stream=False,
         )
         text = out["choices"][0]["text"]
         closing = "}" if len(tools) == 1 else ""
