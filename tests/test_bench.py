@@ -40,7 +40,9 @@ def bench_data(shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ("tts", {"rtf", "first_chunk_ms"}),
         # A reused prefix must answer sooner than a cold prompt: only on a machine doing nothing else.
         pytest.param(
-            "llm", {"cold_first_token_ms", "reused_prefix_first_token_ms", "tok_s"}, marks=pytest.mark.alone
+            "llm",
+            {"cold_first_token_ms", "reused_prefix_first_token_ms", "tool_call_ms", "tok_s"},
+            marks=pytest.mark.alone,
         ),
     ],
 )
@@ -66,6 +68,10 @@ def test_bench_latency_and_barge_in(sori, bench_data):
     assert out["runs"] == 2 and 0 < out["p50_ms"] <= out["p90_ms"]
     assert out["baseline_p50_ms"] > 0  # both pipelines measured; which is faster is the benchmark's to show
     assert list(out["stages_ms"])[-1] == "first_audio_ms"
+    # The pause set, as many recordings of each kind as --limit: each turn decided, none inside a pause.
+    pauses = out["pauses"]
+    assert pauses["paused"]["decided"] == pauses["complete"]["decided"] == 2
+    assert pauses["false_cutoffs"] == [] and pauses["undecided"] == []
     r = sori("bench", "barge-in", "--runs", "2", "--json", timeout=600)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)

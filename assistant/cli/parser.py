@@ -144,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--cases", type=Path, metavar="FILE", help="tools: a tool-call case file (JSON lines); tts: sentences"
     )
-    b.add_argument("--limit", type=int, metavar="N", help="latency: only the first N questions")
+    b.add_argument(
+        "--limit", type=int, metavar="N", help="latency: N questions, N pause recordings of each kind"
+    )
     b.add_argument(
         "--pauses",
         type=Path,
