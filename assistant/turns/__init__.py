@@ -1,5 +1,5 @@
-"""Turn-taking in a spoken conversation: machine.py holds the pure state machine (TurnTaker), messages.py
-what goes into it and comes out of it, and the record of a turn.
+"""Turn-taking in a spoken conversation: machine.py holds the pure state machine (TurnTaker), state.py what
+it keeps between events, messages.py what goes into it and comes out of it, and the record of a turn.
 
 What it decides:
 - a turn ends at the speculative silence when the chat model, prefilled with its transcript, finds the

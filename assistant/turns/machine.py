@@ -12,11 +12,7 @@ What it decides is listed in the package's docstring (turns/__init__.py).
 from __future__ import annotations
 
 import itertools
-import math
 from collections import deque
-from dataclasses import dataclass
-
-import numpy as np
 
 from assistant.audio.capture import BargeInHeard
 from assistant.audio.clock import Clock, default_clock
@@ -24,87 +20,17 @@ from assistant.audio.decode import SAMPLE_RATE
 from assistant.audio.vad import SpeculativeEnd, SpeechResumed, SpeechStarted, TurnEnded
 from assistant.config import VoiceSettings
 from assistant.events import ErrorEvent, Event, StateChanged, TranscriptReady, UserSpeechStarted
-from assistant.questions import AnsweredBy, Question
+from assistant.questions import AnsweredBy
 from assistant.text.endings import is_clear_question, sounds_unfinished
 from assistant.text.yesno import parse_yes_no
 from assistant.turns import messages as msg
 from assistant.turns.messages import TurnRecord
+from assistant.turns.state import Closing, Deciding, Held, Pending, Running, Spec
 
 MAX_TURN_S = 120.0  # one turn's audio at most (a runaway: noise the VAD took for speech)
 # An ended turn waits this long at most for the model's guess (a prompt evaluated cold takes seconds).
 GUESS_WAIT_S = 0.5
 ASK_AGAIN = "Please say yes or no."
-
-
-# -- state ---------------------------------------------------------------------------------------------
-@dataclass
-class _Spec:
-    """The transcription started at the short silence (of the held audio and this utterance together)."""
-
-    key: int
-    event: SpeculativeEnd
-    audio: np.ndarray
-    text: str | None = None
-    duration_s: float = 0.0
-    failed: bool = False
-
-
-@dataclass
-class _Closing:
-    """A turn that ended; its transcript decides what follows."""
-
-    audio: np.ndarray
-    t_audio_start: float
-    t_speech_end: float
-    t_decided: float
-    for_question: bool
-    key: int = 0
-    hit: bool = False  # the speculative transcript serves
-
-
-@dataclass
-class _Held:
-    """A turn that ended on a pause mid-sentence ("And so my fellow Americans,"): kept open a while."""
-
-    closing: _Closing
-    text: str
-    duration_s: float
-    deadline: float | None  # None while the user goes on speaking
-
-    def joined(self, audio: np.ndarray, t_audio_start: float) -> np.ndarray:
-        """The held audio, the pause (up to 2 s) and what followed, as one utterance."""
-        held = self.closing
-        t_end = held.t_audio_start + len(held.audio) / SAMPLE_RATE
-        gap_s = 0.0 if math.isnan(t_audio_start) else min(max(0.0, t_audio_start - t_end), 2.0)
-        return np.concatenate([held.audio, np.zeros(int(gap_s * SAMPLE_RATE), np.float32), audio])
-
-
-@dataclass
-class _Deciding:
-    """A turn that ended (by silence) while the model's guess on its transcript was still being made."""
-
-    closing: _Closing
-    text: str
-    duration_s: float
-    deadline: float  # then the rules decide without the guess
-
-
-@dataclass
-class _Pending:
-    """A yes/no question waiting for its answer."""
-
-    question: Question
-    said: bool = False  # Sori has finished saying it: silence from here on counts towards the timeout
-    hearing: bool = False  # the user is answering: no timeout until it is transcribed
-    asked_again: bool = False
-    deadline: float | None = None
-
-
-@dataclass(frozen=True)
-class _Running:
-    answer: int
-    turn_id: int
-    is_answer: bool  # an answer to a turn (not an announcement)
 
 
 class TurnTaker:
@@ -120,15 +46,15 @@ class TurnTaker:
         self._for_question = False  # ... and it answers the pending question
         self._early: str | None = None  # "answer" | "yes_no": the open utterance was closed early
         self._early_answer = 0
-        self._spec: _Spec | None = None
-        self._closing: _Closing | None = None
-        self._held: _Held | None = None
+        self._spec: Spec | None = None
+        self._closing: Closing | None = None
+        self._held: Held | None = None
         # The chat model's guess that the user's turn is over, by transcript (None: it could not say).
         self._guesses: dict[str, float | None] = {}
         self._guessing: set[str] = set()  # transcripts whose guess is being made
-        self._deciding: _Deciding | None = None
-        self._question: _Pending | None = None
-        self._running: _Running | None = None
+        self._deciding: Deciding | None = None
+        self._question: Pending | None = None
+        self._running: Running | None = None
         self._answers: deque[msg.StartAnswer] = deque()
         self._announcements: deque[str] = deque()
         self._muted = False
@@ -179,7 +105,7 @@ class TurnTaker:
         if deciding is not None and not self._for_question:
             # The user goes on before the guess came: hold the ended part, as for a pause mid-sentence.
             self._deciding = None
-            self._held = _Held(deciding.closing, deciding.text, deciding.duration_s, None)
+            self._held = Held(deciding.closing, deciding.text, deciding.duration_s, None)
         if self._held is not None and not self._for_question:
             self._held.deadline = None  # the user goes on: one turn, decided at its end
         if self._question is not None:
@@ -201,7 +127,7 @@ class TurnTaker:
         audio = e.audio
         if self._held is not None and not self._for_question:
             audio = self._held.joined(audio, e.t_audio_start)
-        self._spec = _Spec(next(self._keys), e, audio)
+        self._spec = Spec(next(self._keys), e, audio)
         self._out.append(msg.Transcribe(self._spec.key, audio))
 
     def _speech_resumed(self, e: SpeechResumed) -> None:
@@ -223,7 +149,7 @@ class TurnTaker:
             # The user went on after a mid-sentence pause: one utterance, transcribed as a whole.
             audio, t_audio_start = self._held.joined(audio, t_audio_start), self._held.closing.t_audio_start
             self._held = None
-        closing = _Closing(audio, t_audio_start, e.t_speech_end, e.t_decided, self._for_question)
+        closing = Closing(audio, t_audio_start, e.t_speech_end, e.t_decided, self._for_question)
         spec, self._spec = self._spec, None
         if spec is not None and not spec.failed and len(spec.audio) == len(audio):
             closing.key, closing.hit = spec.key, True
@@ -254,7 +180,7 @@ class TurnTaker:
             self._speculated(spec)
         # else: stale (speech resumed, or the end of the turn already took it)
 
-    def _speculated(self, spec: _Spec) -> None:
+    def _speculated(self, spec: Spec) -> None:
         """The transcript at the short silence, while the user may still go on."""
         text = spec.text or ""
         if self._for_question:
@@ -297,14 +223,14 @@ class TurnTaker:
         guess = self._guesses.get(text)
         return is_clear_question(text) if guess is None else guess >= self.voice.turn_end_threshold
 
-    def _answer_early(self, spec: _Spec) -> None:
+    def _answer_early(self, spec: Spec) -> None:
         self._early = "answer"
         self._held = None
         decided = self.clock.now()
         text = spec.text or ""
         self._early_answer = self._answer(text, spec.duration_s, spec.event.t_speech_end, decided, True)
 
-    def _closed(self, closing: _Closing, text: str, duration_s: float) -> None:
+    def _closed(self, closing: Closing, text: str, duration_s: float) -> None:
         if closing.for_question:
             if self._question is None:
                 return  # settled meanwhile (a button): what was said is no turn of its own
@@ -316,14 +242,14 @@ class TurnTaker:
         may_wait = len(closing.audio) < MAX_TURN_S * SAMPLE_RATE and not self._source_ended
         if may_wait and text and not sounds_unfinished(text) and text not in self._guesses:
             # The guess decides: answer now, or wait longer.
-            self._deciding = _Deciding(closing, text, duration_s, self.clock.now() + GUESS_WAIT_S)
+            self._deciding = Deciding(closing, text, duration_s, self.clock.now() + GUESS_WAIT_S)
             self._guess(closing.key, text)
             return
         guess = self._guesses.get(text)
         unsure = guess is not None and guess < self.voice.turn_end_threshold
         if may_wait and (sounds_unfinished(text) or unsure):
             deadline = None if self._speaking else self.clock.now() + self.voice.end_silence_ms / 1000
-            self._held = _Held(closing, text, duration_s, deadline)
+            self._held = Held(closing, text, duration_s, deadline)
             return
         self._answer(text, duration_s, closing.t_speech_end, closing.t_decided, closing.hit)
 
@@ -362,7 +288,7 @@ class TurnTaker:
             self._emit(StateChanged(running.turn_id, "listening"))
 
     def _confirm_asked(self, e: msg.ConfirmAsked) -> None:
-        self._question = _Pending(e.question)
+        self._question = Pending(e.question)
 
     def _question_spoken(self, e: msg.QuestionSpoken) -> None:
         pending = self._question
@@ -428,11 +354,11 @@ class TurnTaker:
             return
         if self._answers:
             start = self._answers.popleft()
-            self._running = _Running(start.answer, start.turn.turn_id, True)
+            self._running = Running(start.answer, start.turn.turn_id, True)
             self._out.append(start)
         elif self._announcements and not self._user_busy():
             answer = next(self._answer_ids)
-            self._running = _Running(answer, self.turn_id, False)
+            self._running = Running(answer, self.turn_id, False)
             self._out.append(msg.Announce(answer, self.turn_id, self._announcements.popleft()))
 
     def _user_busy(self) -> bool:
