@@ -208,6 +208,10 @@ def test_a_plugin_file_dropped_in_is_callable_without_a_restart(tmp_path):
     changed = events.wait(lambda e: isinstance(e, PluginsChanged) and "secret_word" in e.tools)
     print(f"\nplugin picked up {time.monotonic() - dropped:.2f} s after it was written")
     assert not changed.first and changed.errors == ()
+    # In the background, the prompt the new tool will be offered in is prepared (evaluated, saved).
+    assert session.preparing is not None
+    session.preparing.join(10)
+    assert any(tools and "secret_word" in [t["function"]["name"] for t in tools] for _, tools in llm.warmed)
     session.send("secret word please")
     assert session.wait(10)
     assert "pineapple" in events.of(ReplyDone)[-1].text
