@@ -7,6 +7,7 @@ a core busy for the whole session after being reported) and os._exit() at import
 from __future__ import annotations
 
 import os
+import re
 import select
 import subprocess
 import sys
@@ -230,7 +231,11 @@ def test_a_chat_survives_every_kind_of_bad_plugin_and_goes_idle(sori, folder: Pa
     assert "Traceback" not in stderr
     listed = sori("--plugins-dir", str(folder), "plugins", "list")
     loops = folder.resolve() / "loops.py"
-    assert f"{loops}:4: did not finish loading within 10 s" in listed.stdout + listed.stderr
+    # Where it hung (line 4) comes from the checking process's traceback dump; on a machine loaded enough
+    # that the checker is killed before it dumps (or never starts), the file is still named, without a line.
+    said = listed.stdout + listed.stderr
+    hung = re.search(rf"{re.escape(str(loops))}(:\d+)?: did not finish loading within 10 s", said)
+    assert hung and hung.group(1) in (":4", None), said
     assert "exit status 7" in listed.stdout + listed.stderr
 
 
