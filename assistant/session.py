@@ -429,8 +429,9 @@ class Session:
                 except Exception:  # optional work: the next turn meets (and reports) the same problem
                     return
 
-        self.preparing = threading.Thread(target=prepare, name="sori-prompt-prefixes", daemon=True)
-        self.preparing.start()
+        thread = threading.Thread(target=prepare, name="sori-prompt-prefixes", daemon=True)
+        thread.start()
+        self.preparing = thread  # started: whoever sees it may join it
 
     def emit(self, event: object) -> None:
         if self.on_event is None:

@@ -182,17 +182,25 @@ def test_a_clear_question_is_answered_at_the_short_silence():
     assert len(of(late.end(102.0), msg.StartAnswer)) == 1
 
 
-def test_a_statement_the_model_calls_finished_is_answered_at_the_short_silence():
+def test_a_question_the_model_calls_finished_is_answered_at_the_short_silence():
     talk = Talk(guess=None)
     talk.speech(101.0)
-    (prefill,) = of(talk.pause(102.0, heard="Set a timer for ten minutes."), msg.Prefill)
-    assert not talk.started()  # no question mark: the model's end-of-turn guess decides
+    (prefill,) = of(talk.pause(102.0, heard="What's the weather in Lisbon?"), msg.Prefill)
+    assert not talk.started()  # the model's end-of-turn guess decides
     talk.clock.advance(0.15)  # the prefill's time
     out = talk.send(msg.Prefilled(prefill.key, prefill.text, 0.97))
     (start,) = of(out, msg.StartAnswer)
-    assert start.turn.transcript == "Set a timer for ten minutes." and start.turn.speculative_hit
+    assert start.turn.transcript == "What's the weather in Lisbon?" and start.turn.speculative_hit
     assert round(start.turn.decided - start.turn.speech_end, 3) == 0.35  # not 0.7
     assert talk.end(102.0) == []
+    # A statement the model finds whole still waits for the end-of-turn silence (in a monologue every
+    # sentence is whole), and is answered then without waiting for another guess.
+    talk2 = Talk(guess=None)
+    talk2.speech(101.0)
+    (prefill,) = of(talk2.pause(102.0, heard="Set a timer for ten minutes."), msg.Prefill)
+    assert not of(talk2.send(msg.Prefilled(prefill.key, prefill.text, 0.97)), msg.StartAnswer)
+    (start,) = of(talk2.end(102.0), msg.StartAnswer)
+    assert round(start.turn.decided - start.turn.speech_end, 3) == 0.7
 
 
 def test_words_the_model_calls_unfinished_wait_for_the_end_of_turn():

@@ -2,10 +2,10 @@
 it keeps between events, messages.py what goes into it and comes out of it, and the record of a turn.
 
 What it decides:
-- a turn ends at the speculative silence when the chat model, prefilled with its transcript, finds the
-  words finished (the probability that the sentence ends after the last word, turn_end_threshold; without
-  a local model, a clear question "What time is it in Tokyo?" does); speech resuming after that withdraws
-  the early answer; otherwise it ends after end_silence_ms, once the guess is in (GUESS_WAIT_S at most);
+- a turn ends at the speculative silence when it is a clear question ("What time is it in Tokyo?") and the
+  chat model, prefilled with its transcript, finds the words finished (the probability that the sentence
+  ends after the last word, turn_end_threshold); speech resuming after that withdraws the early answer;
+  otherwise it ends after end_silence_ms, once the guess is in (GUESS_WAIT_S at most);
 - a turn whose transcript stops mid-sentence ("set a timer for,") or that the model finds unfinished
   ("What is seven times?") is held open for another end_silence_ms: speech in that time continues it, and
   the whole is transcribed as one utterance;

@@ -207,14 +207,18 @@ class TurnTaker:
             and not self._for_question
             and self._early is None
             and self.voice.early_end
+            and is_clear_question(e.text)
             and self._finished(e.text)
         ):
-            self._answer_early(spec)  # at the short silence: "Set a timer for ten minutes."
+            # A question the model finds whole is answered at the short silence. A statement waits for the
+            # end-of-turn silence: in a monologue each sentence is whole, and an answer started between two
+            # of them is withdrawn when the next begins.
+            self._answer_early(spec)
         if self._deciding is not None and self._deciding.text == e.text:
             self._decide()
 
     def _finished(self, text: str) -> bool:
-        """Plainly a whole request: the model's guess says so, or (without one) it is a clear question.
+        """Plainly whole: the model's guess says so, or (without one) it is a clear question.
 
         Whisper's punctuation alone is no proof: it writes "What is seven times?" for a pause mid-sentence.
         """
