@@ -399,12 +399,12 @@ class Session:
 
     def _plugins(self, *, first: bool) -> None:
         registry = self.assistant.tools
-        self.emit(PluginsChanged(tuple(registry.tools), tuple(str(e) for e in registry.errors), first))
         specs = dict(registry.tools)
         new = [spec for name, spec in specs.items() if self._known_tools.get(name) is not spec]
         self._known_tools = specs
         if not first and new:
-            self._prepare_prompts(new)
+            self._prepare_prompts(new)  # under way before anyone hears of the change
+        self.emit(PluginsChanged(tuple(registry.tools), tuple(str(e) for e in registry.errors), first))
 
     def _prepare_prompts(self, specs: list) -> None:
         """The prompt prefixes that new or changed tools will be offered in, evaluated and saved now, in the

@@ -92,7 +92,7 @@ def test_realtime_pacing_matches_duration(tmp_path: Path, utt: Path) -> None:
 
     t = time.monotonic()
     assert len(collect(FileSource(two_s, realtime=False))) == 100
-    assert time.monotonic() - t < 0.5  # as fast as possible (mostly the decoder)
+    assert time.monotonic() - t < 1.0  # as fast as possible (mostly the decoder), not the 2 s of real time
 
 
 def test_48k_stereo_is_converted_to_16k_mono(tmp_path: Path, utt: Path) -> None:
