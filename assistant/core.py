@@ -170,19 +170,16 @@ class Assistant:
             raise NobodyToAsk(sentence)
         return bool(self.confirm(sentence))
 
-    def warm(self, tools: list[dict] | None = None) -> str:
-        """Load the chat model and get its fixed prompt prefix ready (from the disk cache when saved).
-
-        Returns "cached", "loaded" or "evaluated" ("" for a chat server)."""
+    def warm(self, tools: list[dict] | None = None) -> None:
+        """Load the chat model and get its fixed prompt prefix ready (from the disk cache when saved)."""
         from assistant import paths
 
         llm = self.llm
         llm.load()
         local = self.local_llm
-        if local is None:
-            return ""
-        schemas = self.tool_schemas() if tools is None else tools
-        return local.warm(self.settings.llm.system_prompt, schemas or None, paths.data_dir() / "cache")
+        if local is not None:
+            schemas = self.tool_schemas() if tools is None else tools
+            local.warm(self.settings.llm.system_prompt, schemas or None, paths.data_dir() / "cache")
 
     def tool_schemas(self, request: str | None = None) -> list[dict]:
         """The tools to offer the model: those the request plausibly needs (all of them without a request)."""

@@ -246,15 +246,9 @@ def _run_voice_bench(args: argparse.Namespace, assistant: Assistant) -> int:
             pauses = None if args.no_pauses else _pause_set(args.pauses)
             result = bench_latency(assistant, args.runs, shared_dir(), args.limit)
             if pauses is not None:
-                from assistant.cli.bench_pauses import bench_pauses, read_manifest
+                from assistant.cli.bench_pauses import bench_pauses
 
-                only = None
-                if args.limit is not None:  # as many of each kind as questions
-                    rows = read_manifest(pauses)
-                    only = []
-                    for kind in ("paused", "complete"):
-                        only += [r["file"] for r in rows if r["kind"] == kind][: args.limit]
-                result["pauses"] = bench_pauses(assistant, pauses, only)
+                result["pauses"] = bench_pauses(assistant, pauses, per_kind=args.limit)
         else:
             result = bench_barge_in(assistant, args.runs, shared_dir())
         assistant.store.close()

@@ -134,12 +134,18 @@ def summarize(rows: list[dict], end_silence_ms: int, profile: str) -> dict:
     return out
 
 
-def bench_pauses(assistant: Assistant, folder: Path, only: list[str] | None = None) -> dict:
-    """Run every recording of the set in `folder` (or only the named files) through the voice loop."""
+def bench_pauses(
+    assistant: Assistant, folder: Path, only: list[str] | None = None, per_kind: int | None = None
+) -> dict:
+    """Run every recording of the set in `folder` through the voice loop (or only the named files, or the
+    first `per_kind` of each kind)."""
     folder = Path(folder)
     entries = read_manifest(folder)
     if only is not None:
         entries = [e for e in entries if e["file"] in set(only)]
+    if per_kind is not None:
+        by_kind = {kind: [e for e in entries if e["kind"] == kind] for kind in ("paused", "complete")}
+        entries = [e for kind in by_kind for e in by_kind[kind][:per_kind]]
     missing = [e["file"] for e in entries if not (folder / e["file"]).is_file()]
     if missing:
         raise SoriError(f"{folder}: {missing[0]} is listed in {MANIFEST} but missing; regenerate the set")

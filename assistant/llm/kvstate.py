@@ -55,8 +55,8 @@ def load_state(llama: Any, path: Path, prefix: list[int]) -> bool:
     return True
 
 
-def prune(folder: Path, pattern: str, keep: int) -> int:
-    """Delete all but the `keep` most recently used files matching `pattern`; returns how many went."""
+def prune(folder: Path, pattern: str, keep: int) -> None:
+    """Delete all but the `keep` most recently used files matching `pattern`."""
     files = []
     for f in folder.glob(pattern):
         try:
@@ -66,4 +66,3 @@ def prune(folder: Path, pattern: str, keep: int) -> int:
     files.sort(reverse=True)
     for _, f in files[keep:]:
         f.unlink(missing_ok=True)
-    return max(0, len(files) - keep)
