@@ -131,13 +131,15 @@ class ToolChain:
                 allow_calls = False  # the same call again: small models loop; make it answer now
                 continue
             messages.append(ChatMessage("assistant", gen.text, tuple(fresh)))
-            for call in fresh:
+            step_results = []
+            for call in fresh:  # several in one answer ("in Paris and in Oslo"): run in the order written
                 seen.add(_call_key(call))
                 last = self._call(call)
+                step_results.append(last)
                 messages.append(ChatMessage("tool", last.content))
                 invalid += int(not last.ok)
             if gen.stats.finish_reason == "fast_path" and self.settings.plugins.fast_path_reply == "template":
-                self._say(phrase(last), on_text)  # type: ignore[arg-type]
+                self._say(" ".join(phrase(r) for r in step_results), on_text)
                 return
             if invalid > self.max_retries or step >= self.limit - 2:
                 allow_calls = False  # enough tool rounds: the next step must answer

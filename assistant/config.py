@@ -131,6 +131,12 @@ class PluginSettings(_Section):
     fast_path_reply: Literal["template", "model"] = Field(
         "template", description="after a fast-path call: a fixed sentence, or let the model phrase it"
     )
+    call_threshold: float = Field(
+        0.35,
+        ge=0.0,
+        le=1.0,
+        description="call a tool when the model gives a call at least this probability (local models)",
+    )
 
     @field_validator("dirs")
     @classmethod

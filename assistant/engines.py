@@ -36,6 +36,7 @@ def build_llm(settings: Settings) -> ChatModel:
         n_threads=s.n_threads,
         n_gpu_layers=s.n_gpu_layers,
         seed=s.seed,
+        call_threshold=settings.plugins.call_threshold,
     )
 
 

@@ -86,8 +86,9 @@ def test_functions_become_a_plugin_file_sori_loads(tmp_path: Path) -> None:
     props = convert["parameters"]["properties"]
     assert props["to"]["enum"] == ["EUR", "USD"]
     assert props["to"]["description"] == "A currency code."
-    # An optional list is "a list of numbers, or nothing", as Sori writes any `X | None = None` parameter.
-    assert {"type": "array", "items": {"type": "number"}} in props["rates"]["anyOf"]
+    # An optional list is offered as a list of numbers: left out, it is None (no null on offer).
+    assert props["rates"]["type"] == "array" and props["rates"]["items"] == {"type": "number"}
+    assert "rates" not in convert["parameters"]["required"]
     assert props["round"]["default"] is True
     assert set(convert["parameters"]["required"]) == {"amount", "to"}
     assert "city" in json.dumps(props["where"])

@@ -179,6 +179,27 @@ def test_fast_path_calls_the_tool_at_once_and_answers_from_a_template():
     assert chain.text == "In Paris it is sunny, 21 °C." and chain.stats.finish_reason == "fast_path"
 
 
+def test_several_calls_in_one_answer_run_in_order_and_each_result_is_said():
+    from assistant.llm.toolcall import ToolCall
+
+    class TwoCities(ScriptedLocalChat):
+        def forced_call(self, messages, tool, max_tokens=512, offered=None):
+            super().forced_call(messages, tool, max_tokens, offered)
+            return [ToolCall("get_weather", {"city": "Paris"}), ToolCall("get_weather", {"city": "Oslo"})]
+
+    llm = TwoCities()
+    chain = run_chain(
+        llm,
+        "What's the weather in Paris and in Oslo?",
+        [WEATHER],
+        settings=make_settings(),
+        local=llm,
+        router=ToolRouter(TOOLS.tools.values()),
+    )
+    assert [c["arguments"] for c in chain.calls] == [{"city": "Paris"}, {"city": "Oslo"}]
+    assert chain.text == "In Paris it is sunny, 21 °C. In Oslo it is sunny, 21 °C."
+
+
 def test_fast_path_with_the_model_phrasing_the_answer():
     llm = ScriptedLocalChat(["Sunny, 21 degrees."], forced={"get_weather": {"city": "Paris"}})
     settings = make_settings({"plugins": {"fast_path_reply": "model"}})

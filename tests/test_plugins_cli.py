@@ -126,3 +126,26 @@ def test_check_says_how_requests_are_routed(tmp_path: Path, capsys: pytest.Captu
     assert json.loads(out)[0]["function"]["name"] == "roll_dice"  # stdout stays the schemas
     assert "'Roll two twenty-sided dice': offered roll_dice; fast path runs roll_dice" in err
     assert "'Rock and roll all night': offered none (the model answers alone); no fast path" in err
+
+
+def test_check_says_when_a_plugin_wins_over_a_builtins_pattern(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.tools.loader import BUILTIN_DIR
+
+    monkeypatch.setattr(plugins_cli, "BUILTIN_DIR", BUILTIN_DIR)  # the weather built-in is the rival
+    source = '''from assistant.tools import tool
+
+
+@tool(examples=["snow report for Whistler"])
+def ski_resort_weather(resort: str) -> str:
+    """Snow depth and weather at a ski resort."""
+    return resort
+'''
+    path = write(make_folder(tmp_path), "ski.py", source)
+    namespace = args("check", file=path)
+    namespace.say = ["How cold is it in the Zermatt ski resort?"]
+    assert run_plugins(namespace, Settings()) == 0
+    err = capsys.readouterr().err
+    assert "offered ski_resort_weather, get_weather; no fast path (the model chooses)" in err
+    assert "ski_resort_weather fits the words better than the built-in get_weather's pattern" in err

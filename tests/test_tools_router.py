@@ -168,3 +168,24 @@ def test_no_fast_path_when_a_required_number_was_not_said(router: ToolRouter) ->
     assert router.confident("Start a timer for eight minutes for the tea") == "set_timer"
     assert router.confident("Delete note number 2") == "delete_note"
     assert router.confident("Delete that note") is None
+
+
+def test_a_users_tool_that_fits_better_wins_over_a_builtins_pattern(router: ToolRouter) -> None:
+    from assistant.tools import tool
+
+    registry = ToolRegistry([], entry_points=False, builtin_dir=BUILTIN_DIR)
+    registry.load()
+
+    @tool(examples=["snow report for Whistler"])
+    def ski_resort_weather(resort: str) -> str:
+        """Snow depth and weather at a ski resort."""
+        return resort
+
+    question = "How cold is it in the Zermatt ski resort?"
+    assert router.confident(question) == "get_weather"  # the built-in's pattern, with no plugin about
+    both = ToolRouter([*registry.tools.values(), ski_resort_weather.__sori_tool__])  # type: ignore[attr-defined]
+    assert both.rival(question, "get_weather") == "ski_resort_weather"
+    assert both.confident(question) is None  # no fast path to the built-in: the model chooses
+    assert both.select(question)[:2] == ["ski_resort_weather", "get_weather"]
+    # Where the plugin's words fit no better, the built-in keeps its fast path.
+    assert both.confident("How cold is it in Oslo?") == "get_weather"

@@ -84,6 +84,9 @@ def _route(registry: ToolRegistry, requests: list[str]) -> None:
         offered = ", ".join(router.select(text)) or "none (the model answers alone)"
         fast = router.confident(text)
         how = f"fast path runs {fast}" if fast else "no fast path (the model chooses)"
+        for name in router.matched(text):
+            if rival := router.rival(text, name):
+                how += f"; {rival} fits the words better than the built-in {name}'s pattern"
         print(f"{text!r}: offered {offered}; {how}", file=sys.stderr)
 
 

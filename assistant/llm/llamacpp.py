@@ -14,6 +14,7 @@ from typing import Any
 from assistant import interrupt
 from assistant.errors import ConfigError, EngineError, InputError
 from assistant.llm import ChatMessage, Generation, Prefilled
+from assistant.llm.decide import TOOL_RULE, CallDecision, call_start_ids
 from assistant.llm.kvstate import load_state, prune, save_state
 from assistant.llm.toolcall import TOOL_CLOSE, TOOL_OPEN, call_schema, held_back, parse_tool_calls
 from assistant.models import ResolvedModel
@@ -23,6 +24,10 @@ _MIN_ANSWER_TOKENS = 64
 _CLOSING = ".?!…\"'”’)"  # what Whisper may put after the last word
 # Each tool set the router offers has its own prefix, 5 to 40 MB on disk: the least recently used go.
 MAX_SAVED_PREFIXES = 24
+MAX_CALLS = 5  # tool calls the model may write in one answer
+# P(another call) after a call, against the list's end. On BFCL's development cases a single request stayed
+# below 0.001 and several requests were 0.0035 to 0.9999; 0.01 keeps a tenfold margin from a second timer.
+MORE_CALLS_THRESHOLD = 0.01
 GGUF_TEMPLATE = "gguf"  # chat_format value meaning: the chat template stored in the GGUF file
 
 
@@ -58,6 +63,7 @@ class LlamaCppChat:
         n_threads: int = 0,
         n_gpu_layers: int = -1,
         seed: int = -1,
+        call_threshold: float = 0.35,
     ) -> None:
         self.model = model
         self.name = model.name
@@ -66,12 +72,19 @@ class LlamaCppChat:
         self.n_threads = n_threads or default_threads()
         self.n_gpu_layers = n_gpu_layers
         self.seed = seed
+        self.call_threshold = call_threshold
+        self.more_calls_threshold = MORE_CALLS_THRESHOLD
+        self.more_call_p: list[float] = []  # P(another call) after each call of the last answer
         self._llama: Any = None
         self._formatter: Any = None
         self._template_has_tools = False
         self._grammar: Any = None
         self._grammar_key = ""
         self._end_ids: list[int] = []  # tokens that end a sentence (".", "?", "!")
+        self._call_starts: list[int] = []  # tokens a tool call can start with
+        self._opener: int | None = None  # the call tag, when it is one token
+        self._comma_ids: list[int] = []  # tokens after a call in a list: another call, or the list's end
+        self._list_end_ids: list[int] = []
         self._lock = threading.Lock()
 
     # -- loading -----------------------------------------------------------------------------------
@@ -116,8 +129,14 @@ class LlamaCppChat:
         self.n_gpu_layers_used = layers
         # Tokens that end a sentence, for the end-of-turn guess: found once here (about 0.1 s over the
         # vocabulary), not during the first spoken turn.
-        texts = (llama._model.token_get_text(i) for i in range(llama.n_vocab()))
+        texts = [llama._model.token_get_text(i) for i in range(llama.n_vocab())]
         self._end_ids = [i for i, t in enumerate(texts) if t[:1] in ".?!" and not t.startswith("..")]
+        opener = llama.tokenize(TOOL_OPEN.encode("utf-8"), add_bos=False, special=True)
+        self._opener = opener[0] if len(opener) == 1 else None
+        self._call_starts = call_start_ids(texts, opener)
+        texts = [t.lstrip(" \u0120") for t in texts]  # "Ġ": a leading space in GPT-2 style vocabularies
+        self._comma_ids = [i for i, t in enumerate(texts) if t.startswith(",")]
+        self._list_end_ids = [i for i, t in enumerate(texts) if t.startswith("]")]
         self._llama = llama
         return llama
 
@@ -156,6 +175,8 @@ class LlamaCppChat:
         self, messages: Sequence[ChatMessage], tools: list[dict] | None = None
     ) -> tuple[list[int], list[str]]:
         dicts = [m.to_dict() for m in messages]
+        if tools and dicts and dicts[0]["role"] == "system":
+            dicts[0] = {**dicts[0], "content": f"{dicts[0]['content']}\n\n{TOOL_RULE}"}
         if tools and not self._template_has_tools:
             dicts = _with_tool_prompt(dicts, tools)
         kwargs = {"tools": tools} if tools and self._template_has_tools else {}
@@ -329,6 +350,8 @@ class LlamaCppChat:
         tools: list[dict] | None,
         allow_calls: bool = True,
     ) -> Iterator[str]:
+        from llama_cpp import LogitsProcessorList
+
         with self._lock:
             llama = self._load_locked()
             tokens, stop, dropped, room = self.fit(messages, max_tokens, tools)
@@ -337,11 +360,13 @@ class LlamaCppChat:
             gen.stats.prompt_tokens_evaluated = len(tokens) - reused
             gen.stats.dropped_messages = dropped
             bias = None
+            decision = None
             answer_only = bool(tools) and not allow_calls
             if answer_only:
                 # The tools stay in the prompt (its cached prefix stays valid) but the call token is banned.
-                opener = llama.tokenize(TOOL_OPEN.encode("utf-8"), add_bos=False, special=True)
-                bias = {opener[0]: -100.0} if len(opener) == 1 else None
+                bias = {self._opener: -100.0} if self._opener is not None else None
+            elif tools and self._opener is not None:
+                decision = CallDecision(self._call_starts, self._opener, self.call_threshold)
             stream = llama.create_completion(
                 prompt=tokens,
                 max_tokens=room,
@@ -349,6 +374,8 @@ class LlamaCppChat:
                 stop=stop,
                 stream=True,
                 logit_bias=bias,
+                # Never with logit_bias: llama-cpp-python's list.extend() would leave no processor at all.
+                logits_processor=LogitsProcessorList([decision]) if decision else None,
             )
             text, shown, calling = "", 0, False
             try:
@@ -378,6 +405,8 @@ class LlamaCppChat:
                         shown = safe
             finally:
                 stream.close()
+            if decision is not None:
+                gen.stats.call_probability = decision.p
             if not tools:
                 return
             if calling:
@@ -416,36 +445,65 @@ class LlamaCppChat:
             return self._constrained_call(llama, tokens, "", [tool])
 
     def _constrained_call(self, llama: Any, prompt: list[int], preamble: str, tools: list[dict]) -> list:
-        """Generate the call's JSON under a grammar: a known tool name, arguments matching its schema.
+        """Generate calls' JSON under a grammar: a known tool name, arguments matching its schema.
 
         With one tool the name is not the model's to choose: it goes into the prompt with the call's
         opening, and only the arguments are generated (a dozen tokens fewer: about half a second here).
+        The calls are written as a JSON list, so that the model can ask for several ("the weather in Paris
+        and in Oslo"): after a tagged call it all but never writes a second tag, and it crams both places
+        into one argument; in a list it writes one place per call. After each call, P(a comma rather than
+        the list's end) at least `more_calls_threshold` means another, up to MAX_CALLS.
         """
+        item_open = ""
+        closing = ""
+        schema = call_schema(tools)
+        if len(tools) == 1:
+            item_open = '{"name": ' + json.dumps(tools[0]["function"]["name"]) + ', "arguments": '
+            schema = schema["properties"]["arguments"]
+            closing = "}"
+        grammar = self._grammar_for(schema)
+        calls: list = []
+        self.more_call_p = []
+        head = preamble + TOOL_OPEN + "\n[" + item_open
+        while len(calls) < MAX_CALLS:
+            prompt = prompt + llama.tokenize(head.encode("utf-8"), add_bos=False, special=True)
+            # A light repetition penalty: under the grammar a small model can loop ("7 * 7 * 7 * ...") until
+            # max_tokens, seconds of a turn for nothing.
+            out = llama.create_completion(
+                prompt=prompt, max_tokens=384, temperature=0.0, repeat_penalty=1.1, grammar=grammar
+            )
+            text = out["choices"][0]["text"] + closing  # type: ignore[index]
+            found = parse_tool_calls(TOOL_OPEN + item_open + text + TOOL_CLOSE)
+            if not found or found[0] in calls:
+                break
+            calls.append(found[0])
+            prompt = prompt + llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+            more = self._next_in_list(llama, prompt)
+            self.more_call_p.append(more)
+            if more < self.more_calls_threshold:
+                break
+            head = ", " + item_open
+        return calls
+
+    def _grammar_for(self, schema: dict) -> Any:
         from llama_cpp import LlamaGrammar
 
-        schema = call_schema(tools)
-        opening = TOOL_OPEN + "\n"
-        if len(tools) == 1:
-            opening += '{"name": ' + json.dumps(tools[0]["function"]["name"]) + ', "arguments": '
-            schema = schema["properties"]["arguments"]
         key = json.dumps(schema, sort_keys=True)
         if self._grammar_key != key:
             self._grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
             self._grammar_key = key
-        head = llama.tokenize((preamble + opening).encode("utf-8"), add_bos=False, special=True)
-        # A light repetition penalty: under the grammar a small model can loop ("7 * 7 * 7 * ...") until
-        # max_tokens, seconds of a turn for nothing.
-        out = llama.create_completion(
-            prompt=prompt + head,
-            max_tokens=384,
-            temperature=0.0,
-            repeat_penalty=1.1,
-            grammar=self._grammar,
-            stream=False,
-        )
-        text = out["choices"][0]["text"]
-        closing = "}" if len(tools) == 1 else ""
-        return parse_tool_calls(opening + text + closing + TOOL_CLOSE)
+        return self._grammar
+
+    def _next_in_list(self, llama: Any, tokens: list[int]) -> float:
+        """After a call in the list: P(a comma) / P(a comma or the list's end), evaluating only what the KV
+        cache lacks."""
+        reused = self._reusable(llama, tokens)
+        llama._ctx.kv_cache_seq_rm(-1, reused, -1)
+        llama.n_tokens = reused
+        llama.eval(tokens[reused:])
+        comma = _probability(llama, self._comma_ids)
+        end = _probability(llama, self._list_end_ids)
+        return comma / (comma + end) if comma + end > 0 else 0.0
 
 
 def _probability(llama: Any, tokens: list[int]) -> float:

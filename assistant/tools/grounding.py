@@ -74,6 +74,8 @@ def ground(call: ToolCall, tool: dict[str, Any] | None, said: set[str]) -> ToolC
     described: set[str] | None = None
     kept: dict[str, Any] = {}
     for key, value in call.arguments.items():
+        if value is None and key not in required:
+            continue  # a null for an optional argument is the argument left out: its default applies
         if isinstance(value, str) and not _is_choice(props.get(key)) and invented(value, said, call.name):
             if key not in required:
                 continue  # left out: the tool's default, not a guess

@@ -12,6 +12,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 
 import snowballstemmer
 
@@ -106,6 +107,9 @@ class ToolRouter:
         self.needs_number: set[str] = set()  # tools with a required number, such as a timer's length
         self.examples: dict[str, str] = {}  # phrase -> tool; a phrase two tools share is nobody's
         self.patterns = {t.name: t.patterns for t in tools if t.patterns}
+        tools = list(tools)
+        builtin_dir = Path(__file__).with_name("builtin")
+        self.builtin = {t.name for t in tools if t.source_file and builtin_dir in t.source_file.parents}
         for t in tools:
             for example in t.examples:
                 phrase = _phrase(example)
@@ -151,11 +155,22 @@ class ToolRouter:
                     break
         return found
 
+    def rival(self, utterance: str, name: str, *, minimum: float = 2.5) -> str | None:
+        """A plugin tool whose words fit the request better than the built-in `name`'s, if there is one."""
+        if name not in self.builtin:
+            return None
+        scores = self.scores(utterance)
+        plugins = [(s, n) for n, s in scores.items() if n not in self.builtin and s >= minimum]
+        best = max(plugins, default=None)
+        return best[1] if best is not None and best[0] > scores.get(name, 0.0) else None
+
     def select(self, utterance: str, *, threshold: float = 1.2, limit: int = 3) -> list[str]:
         """The names of the tools worth offering, best first (empty: answer without tools)."""
         scores = self.scores(utterance)
         for name in self.matched(utterance):
-            scores[name] = max(scores.values()) + threshold
+            # Matched by its pattern, a tool is offered; first, unless a user's tool fits the words better.
+            top = max(scores.values())
+            scores[name] = max(scores[name], threshold) if self.rival(utterance, name) else top + threshold
         ranked = sorted(((s, n) for n, s in scores.items() if s >= threshold), reverse=True)
         cut = ranked[limit - 1][0] if len(ranked) >= limit else 0.0
         return [n for s, n in ranked if s >= cut]  # tools tied at the cut all stay in
@@ -163,7 +178,9 @@ class ToolRouter:
     def confident(self, utterance: str, *, minimum: float = 2.5, lead: float = 1.5) -> str | None:
         """The one tool a request plainly asks for (fast path), or None when in any doubt."""
         if len(matched := self.matched(utterance)) == 1:
-            return matched[0]
+            # A built-in's pattern ("calculate ...") gives way to a user's tool whose words fit better
+            # ("Calculate the circumference of a circle" with a geometry plugin): the model chooses.
+            return None if self.rival(utterance, matched[0]) else matched[0]
         spoken = _phrase(utterance)
         for phrase, name in self.examples.items():
             # One of a tool's own examples, said as written (perhaps with a place or time after it).

@@ -158,10 +158,14 @@ def flat_schema(model: type[BaseModel], tool_name: str) -> dict[str, Any]:
         return {**{k: out[k] for k in ("type", "description") if k in out}, **out}
 
     flat = walk(raw, ())
+    required = flat.get("required", [])
     schema = {
         "type": "object",
-        "properties": flat.get("properties", {}),
-        "required": flat.get("required", []),
+        "properties": {
+            name: prop if name in required else _without_null(prop)
+            for name, prop in flat.get("properties", {}).items()
+        },
+        "required": required,
     }
     if not _plain_json(schema):
         raise PluginError(
@@ -169,6 +173,19 @@ def flat_schema(model: type[BaseModel], tool_name: str) -> dict[str, Any]:
             "strings or finite numbers"
         )
     return schema
+
+
+def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """An optional `X | None = None` parameter offered as plain X: leaving it out already means None, and
+    a null on offer invited small models to write one for every optional argument."""
+    options = prop.get("anyOf")
+    if prop.get("default", 0) is not None or not isinstance(options, list):
+        return prop
+    kept = [o for o in options if o != {"type": "null"}]
+    if len(kept) == len(options) or not kept:
+        return prop
+    out = {k: v for k, v in prop.items() if k not in ("anyOf", "default")}
+    return {**kept[0], **out} if len(kept) == 1 else {**out, "anyOf": kept}
 
 
 def _plain_json(value: Any) -> bool:
