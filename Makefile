@@ -7,7 +7,7 @@ SORI := $(VENV)/bin/sori
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-fast test-release lint setup-run setup-test clean-venv bundle test-bundle
+.PHONY: run test test-fast test-bench test-release lint setup-run setup-test clean-venv bundle test-bundle
 
 # The window where there is a display; the terminal chat (with a one-line reason) where there is none.
 run: setup-run
@@ -17,16 +17,27 @@ run: setup-run
 # process loads the small models once; a test marked `alone` (a speed comparison) runs by itself.
 TEST_WORKERS ?= 4
 FAST_WORKERS ?= 6
+BENCH_WORKERS ?= 2
 XDIST = --dist worksteal
+# Every test process, and the plugin checker each session starts, imports Sori: where the environment turns
+# compiled files off (PYTHONDONTWRITEBYTECODE, common in containers), each compiles the sources again, about
+# 2.5 s of CPU per test process. An empty value turns them back on.
+test test-fast test-bench test-release: export PYTHONDONTWRITEBYTECODE :=
 
-# Every test but the release artefacts: real models, real audio, the window offscreen.
+# Every test but the benchmark commands' and the release artefacts': real models, real audio, the window
+# offscreen.
 test: setup-test
 	$(VENV)/bin/ruff check assistant ui tests
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) $(XDIST) -m "not release"
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) $(XDIST) -m "not release and not bench"
 
 # Fakes and pure logic, no model loaded (tests/conftest.py marks the rest slow): seconds.
 test-fast: setup-test
-	$(VENV)/bin/pytest -q -n $(FAST_WORKERS) $(XDIST) -m "not slow and not release"
+	$(VENV)/bin/pytest -q -n $(FAST_WORKERS) $(XDIST) -m "not slow and not release and not bench"
+
+# The `sori bench` commands, each run as a user runs it on a few recordings: minutes of model work that
+# checks the benchmarks, not Sori's behaviour, so not part of `make test`.
+test-bench: setup-test
+	$(VENV)/bin/pytest -q -n $(BENCH_WORKERS) $(XDIST) -m bench
 
 # The sdist and wheel built, installed into a fresh venv and run, as a release is.
 test-release: setup-test

@@ -56,12 +56,21 @@ class EngineCache:
 
         return cached
 
+    def forget(self, kind: str) -> None:
+        """Close and drop the engines of one class (PiperTTS): the next command loads its model anew."""
+        for key in [k for k in self.engines if k[0] == kind]:
+            self._close(self.engines.pop(key))
+
     def close(self) -> None:
         for engine in self.engines.values():
-            close = getattr(type(engine), "close", None)
-            if close is not None:
-                close(engine)
+            self._close(engine)
         self.engines.clear()
+
+    @staticmethod
+    def _close(engine: object) -> None:
+        close = getattr(type(engine), "close", None)  # the class's: the instance's was made a no-op
+        if close is not None:
+            close(engine)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.bench  # `make test-bench`: minutes of model work, outside `make test`
+
 UTTERANCES = ("q01_capital.wav", "q02_time.wav", "q07_joke.wav")  # q07 is the one barge-in asks
 
 

@@ -1,6 +1,7 @@
 """`sori bench latency` measures the answer, not a filler: over scripted engines and a real recording.
 
-The same benchmark through the real models is in test_bench.py.
+The benchmark run here and the one through the real models (test_bench.py) are in `make test-bench`; the
+filler's own tests here are in `make test`.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+
+import pytest
 
 from assistant import chain as chain_module
 from assistant.cli.bench_voice import NEUTRAL_QUESTION, bench_latency
@@ -67,6 +70,7 @@ def _weather_chat() -> ScriptedLocalChat:
     return ScriptedLocalChat(respond)
 
 
+@pytest.mark.bench  # the benchmark itself, a real recording in real time thrice: `make test-bench`
 def test_bench_latency_counts_the_answer_not_the_filler(tmp_path, shared, monkeypatch):
     monkeypatch.setattr(chain_module, "FILLER_AFTER_S", 0.05)
     data = tmp_path / "shared"

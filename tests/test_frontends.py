@@ -34,6 +34,12 @@ from tests.test_ui_support import LOAD_TIMEOUT_MS  # also: Qt on its offscreen p
 
 UTTERANCES = SHARED / "eval" / "utterances"  # recordings of questions, with transcripts.tsv
 LONG = " ".join(f"Sentence {i} of the story." for i in range(200))
+# Sori's scripted voice, in characters a second. Its audio plays in real time, and a turn is stored once it
+# has been heard: fast, so each answer is over in a fraction of a second.
+FAST_VOICE = 300.0
+# Slow enough that the echo canceller hears Sori's voice long enough (half a second) to know the microphone
+# does not: until then nothing the user says over Sori is heard. For a question answered while it is asked.
+SLOW_VOICE = 30.0
 
 
 def answer(request) -> Turn:
@@ -51,16 +57,16 @@ class Driver:
 
     name = ""
 
-    def __init__(self, tmp_path: Path, engines: tuple | None, plugins: Path) -> None:
+    def __init__(
+        self, tmp_path: Path, engines: tuple | None, plugins: Path, voice: float = FAST_VOICE
+    ) -> None:
         if engines is None:
             self.heard = ["What is the capital of France?"]  # what the scripted STT hears next
             stt = ScriptedSTT(lambda audio: self.heard[0])
             llm = ScriptedLocalChat(
                 answer, delay_s=0.01, forced={"open_garage": {}, "set_timer": {"duration_seconds": 1}}
             )
-            # Slow enough that the echo canceller hears Sori's voice long enough (half a second) to know
-            # the microphone does not: until then nothing the user says over an answer is heard.
-            engines = (stt, llm, ToneTTS(chars_per_s=30))
+            engines = (stt, llm, ToneTTS(chars_per_s=voice))  # voice: characters a second
         self.stt, self.llm, self.tts = engines
         self.assistant = make_assistant(tmp_path, stt=self.stt, llm=self.llm, tts=self.tts, tools=[plugins])
         self.mic = ScriptedSource([], tail_silence_s=math.inf)  # the microphone in a quiet room
@@ -87,8 +93,15 @@ class Driver:
 class TerminalDriver(Driver):
     """`sori chat` (hands_free=False) or `sori chat --listen` (True), with its output captured."""
 
-    def __init__(self, tmp_path: Path, engines: tuple | None, plugins: Path, hands_free: bool) -> None:
-        super().__init__(tmp_path, engines, plugins)
+    def __init__(
+        self,
+        tmp_path: Path,
+        engines: tuple | None,
+        plugins: Path,
+        hands_free: bool,
+        voice: float = FAST_VOICE,
+    ) -> None:
+        super().__init__(tmp_path, engines, plugins, voice)
         self.name = "listen" if hands_free else "chat"
         self.out, self.lines = io.StringIO(), queue.Queue()
         self.chat = open_chat(
@@ -131,12 +144,14 @@ class TerminalDriver(Driver):
 class WindowDriver(Driver):
     name = "window"
 
-    def __init__(self, tmp_path: Path, engines: tuple | None, plugins: Path, qtbot) -> None:
+    def __init__(
+        self, tmp_path: Path, engines: tuple | None, plugins: Path, qtbot, voice: float = FAST_VOICE
+    ) -> None:
         from PySide6.QtCore import Qt
 
         from ui.app import create_window
 
-        super().__init__(tmp_path, engines, plugins)
+        super().__init__(tmp_path, engines, plugins, voice)
         self.qtbot, self.Qt = qtbot, Qt
         # A recording makes voice input available; the driver's microphone stands in for it.
         audio_in = [UTTERANCES / "q01_capital.wav"]
@@ -194,11 +209,13 @@ def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def open_front_end(name: str, tmp_path: Path, plugins: Path, request, engines: tuple | None = None) -> Driver:
+def open_front_end(
+    name: str, tmp_path: Path, plugins: Path, request, engines: tuple | None = None, voice: float = FAST_VOICE
+) -> Driver:
     if name == "window":
-        driver: Driver = WindowDriver(tmp_path, engines, plugins, request.getfixturevalue("qtbot"))
+        driver: Driver = WindowDriver(tmp_path, engines, plugins, request.getfixturevalue("qtbot"), voice)
     else:
-        driver = TerminalDriver(tmp_path, engines, plugins, hands_free=name == "listen")
+        driver = TerminalDriver(tmp_path, engines, plugins, hands_free=name == "listen", voice=voice)
     request.addfinalizer(driver.close)
     return driver
 
@@ -219,11 +236,12 @@ def needs(what: str):
 @pytest.fixture(params=list(INPUTS))
 def front_end(request, tmp_path: Path, plugins: Path) -> Driver:
     params = getattr(request.node, "callspec", None)
-    wanted = params.params.get("how") if params else None
-    wanted = wanted or getattr(request.function, "needs", "text")
+    how = params.params.get("how") if params else None
+    wanted = how or getattr(request.function, "needs", "text")
     if wanted not in INPUTS[request.param]:
         pytest.skip(f"the {request.param} front end has no {wanted} input")
-    return open_front_end(request.param, tmp_path, plugins, request)
+    voice = SLOW_VOICE if how == "voice" else FAST_VOICE  # answered aloud while Sori asks
+    return open_front_end(request.param, tmp_path, plugins, request, voice=voice)
 
 
 # -- the matrix, over scripted engines -------------------------------------------------------------
@@ -272,7 +290,7 @@ def test_confirmation(front_end: Driver, how: str, tmp_path: Path):
 
 def test_stop_in_the_middle_of_an_answer(front_end: Driver):
     front_end.type("Tell me a long story.")
-    front_end.wait_shown("Sentence 40 ")  # and the first sentences have been spoken meanwhile
+    front_end.wait_shown("Sentence 10 ")  # and the first sentences have been spoken meanwhile
     front_end.stop()
     front_end.wait(lambda: len(front_end.stored()) == 2)
     (_, said, complete) = front_end.stored()[1]

@@ -20,6 +20,7 @@ def _norm(text: str) -> str:
 
 
 PIPER = "piper-en_US-joe-medium"
+PIPER_SEED = 1  # onnxruntime's, for the noise Piper samples (`sori bench echo` seeds it the same way)
 
 
 @pytest.fixture(scope="session")
@@ -61,10 +62,18 @@ def test_streaming_one_chunk_per_sentence(engines, piper_tts, which, rate):
     assert tts.sample_rate == rate
 
 
-def test_round_trip_wer_not_worse_than_bare_libraries(sori, shared, engines, piper_tts, tmp_path):
+def test_round_trip_wer_not_worse_than_bare_libraries(
+    sori, shared, engines, piper_tts, tmp_path, _engine_cache
+):
+    import onnxruntime
     from faster_whisper import WhisperModel
 
     sentences = [s.strip() for s in (shared / "eval" / "harvard.txt").read_text().splitlines() if s.strip()]
+    # Piper samples noise in its graph, from generators onnxruntime seeds when the voice is loaded. Each
+    # side loads the voice after the same seed and speaks the same sentences in the same order: the same
+    # noise, so the figures repeat (unseeded, one pipeline measured 0.11 to 0.21 from run to run).
+    _engine_cache.forget("PiperTTS")  # a voice an earlier test loaded has drawn noise already
+    onnxruntime.set_seed(PIPER_SEED)
     files = []
     for i, sentence in enumerate(sentences):
         path = tmp_path / f"sori_{i:02d}.wav"
@@ -80,6 +89,7 @@ def test_round_trip_wer_not_worse_than_bare_libraries(sori, shared, engines, pip
     from piper import PiperVoice
 
     whisper = WhisperModel(str(engines[0].model.path), device="cpu", compute_type="int8")
+    onnxruntime.set_seed(PIPER_SEED)
     voice = PiperVoice.load(piper_tts.model.path)
     bare_text = []
     for i, sentence in enumerate(sentences):
@@ -93,9 +103,8 @@ def test_round_trip_wer_not_worse_than_bare_libraries(sori, shared, engines, pip
     sori_wer = jiwer.wer(ref, [_norm(t) for t in sori_text])
     bare_wer = jiwer.wer(ref, [_norm(t) for t in bare_text])
     print(f"\nround trip WER on harvard.txt: sori {sori_wer:.3f}, bare piper+faster-whisper {bare_wer:.3f}")
-    # Piper samples noise on every run: the same pipeline measured 0.11-0.16 across runs (13 vs 9 of 80
-    # words), so "not worse" allows that spread and no more.
-    assert sori_wer <= bare_wer + 0.05
+    # The same noise on both sides: no spread to allow for.
+    assert sori_wer <= bare_wer
     assert sori_wer < 0.25
 
 

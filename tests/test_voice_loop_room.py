@@ -7,6 +7,7 @@ import threading
 
 import jiwer
 import numpy as np
+import pytest
 
 from assistant.audio.decode import SAMPLE_RATE, decode_file
 from assistant.audio.frontend import WebRtcFrontEnd
@@ -139,6 +140,7 @@ def test_sori_chat_listen_in_a_room(sori, shared, tmp_path):
     assert_clean_error(sori("chat", "--listen", "--room", "2", input=""), "--room needs --audio-in")
 
 
+@pytest.mark.bench
 def test_sori_bench_echo_compares_webrtc_with_the_simple_canceller(sori):
     import json
 

@@ -20,10 +20,8 @@ from assistant.core import Assistant
 from assistant.errors import SoriError
 from assistant.session import Session
 from assistant.store import ConversationStore
-from ui import services, signals
+from ui import services
 from ui.bridge_voice import TurnResult, VoiceCommands
-
-signals.install()  # before the first emit: some PySide6 releases lose a reference to True on each
 
 ROLES = (("llm", "chat model"), ("stt", "speech recognition"), ("tts", "voice"))
 

@@ -118,6 +118,9 @@ class EchoGate:
 
 BAND_LOW_HZ = 300  # the noise-floor check looks at the band above this
 _DIGITAL_SILENCE_DBFS = -100.0  # below 16-bit quantization noise: zeros, not a microphone
+# Frame times are sums on a clock that has run for hours: 150 frames of 20 ms can differ by 2.9999999999964 s,
+# and a turn limit compared exactly would end the turn a frame late.
+_TIME_EPS_S = 1e-6
 _IDLE, _PENDING, _SPEAKING = "idle", "pending", "speaking"
 
 
@@ -247,7 +250,8 @@ class TurnDetector:
         if not self._speculated and silence_ms >= cfg.speculative_silence_ms:
             self._speculated = True
             events.append(SpeculativeEnd(t_end, self._audio(), self._t_last_voice, self._t_audio_start))
-        if silence_ms >= cfg.end_silence_ms or t_end - self._t_speech_start >= cfg.max_turn_s:
+        turn_s = t_end - self._t_speech_start
+        if silence_ms >= cfg.end_silence_ms or turn_s >= cfg.max_turn_s - _TIME_EPS_S:
             events.append(
                 TurnEnded(self._t_last_voice, t_end, self._audio(), self._t_speech_start, self._t_audio_start)
             )
