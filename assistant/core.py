@@ -44,6 +44,7 @@ class Reply:
     message: Message | None = None
     marks: dict[str, float] = field(default_factory=dict)
     tool_calls: list[dict] = field(default_factory=list)
+    question: Message | None = None  # the question as stored
 
 
 class Assistant:
@@ -245,7 +246,7 @@ class Assistant:
             # Fail on an oversized question before it is stored, so the history stays usable.
             local.load()
             local.fit([ChatMessage("user", question)], self.settings.llm.max_tokens)
-        self.store.add_message(
+        asked = self.store.add_message(
             conversation_id,
             "user",
             question,
@@ -291,7 +292,7 @@ class Assistant:
                 )
         if speaker.error is not None:
             raise speaker.error
-        return Reply(text, complete, chain.stats, timings, message, speaker.marks, chain.calls)
+        return Reply(text, complete, chain.stats, timings, message, speaker.marks, chain.calls, asked)
 
     def _checked(self, question: str) -> str:
         """The question as stored: valid UTF-8 (the user told when it was not), stripped, within limits."""

@@ -77,6 +77,15 @@ class ConfirmationAnswered:
 
 
 @dataclass(frozen=True)
+class TurnWithdrawn:
+    """An early answer to `question` was taken back, with the question, from the conversation: the user
+    went on speaking, and the whole question is answered next."""
+
+    turn_id: int
+    question: str
+
+
+@dataclass(frozen=True)
 class ErrorEvent:
     turn_id: int
     message: str
@@ -89,6 +98,7 @@ Event = (
     | ReplyDelta
     | ReplyDone
     | BargeIn
+    | TurnWithdrawn
     | ConfirmationAsked
     | ConfirmationAnswered
     | ErrorEvent

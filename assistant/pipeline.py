@@ -39,6 +39,7 @@ from assistant.events import (
     ReplyDelta,
     ReplyDone,
     StateChanged,
+    TurnWithdrawn,
 )
 from assistant.questions import AnsweredBy, Question
 from assistant.speech import SpeechOutput
@@ -280,8 +281,8 @@ class VoiceLoop:
                 self._launch(command)
             case msg.Announce(answer=answer, turn_id=turn_id, text=text):
                 self._announce(answer, turn_id, text)
-            case msg.BargeInto(answer=answer, turn_id=turn_id, t=t):
-                self._barge_into(answer, turn_id, t)
+            case msg.BargeInto(answer=answer, turn_id=turn_id, t=t, withdrawn=withdrawn):
+                self._barge_into(answer, turn_id, t, withdrawn)
             case msg.SayInAnswer(text=text):
                 with self._lock:
                     current = self._answer
@@ -344,7 +345,7 @@ class VoiceLoop:
         self._emit(ReplyDone(turn_id, text, True))
         answer.thread.start()
 
-    def _barge_into(self, answer_id: int, turn_id: int, t: float) -> None:
+    def _barge_into(self, answer_id: int, turn_id: int, t: float, withdrawn: bool = False) -> None:
         with self._lock:
             answer = self._answer
         if answer is None or answer.id != answer_id:
@@ -354,6 +355,11 @@ class VoiceLoop:
         self.interrupt()
         self._emit(BargeIn(turn_id, t))
         answer.thread.join()
+        if withdrawn and answer.record is not None and answer.record.stored:
+            # The user went on with the question: the whole of it and its answer come next, and the model
+            # must not read the first half twice (nor an answer cut off after a few words).
+            self.assistant.store.delete_messages(self.conversation_id, answer.record.stored)
+            self._emit(TurnWithdrawn(turn_id, answer.record.transcript))
 
     def _finish(self, wait: bool) -> None:
         with self._lock:
@@ -396,6 +402,7 @@ class VoiceLoop:
                 origin=turn.speech_end if source == "spoken" else None,
             )
             turn.reply, turn.complete, turn.marks = reply.text, reply.complete, reply.marks
+            turn.stored = [m.id for m in (reply.question, reply.message) if m is not None]
             self._emit(ReplyDone(turn.turn_id, reply.text, reply.complete, turn.latency_ms()))
         except SoriError as exc:
             self.errors.append(str(exc))

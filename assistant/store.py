@@ -213,6 +213,20 @@ class ConversationStore:
             self._get(conn, conversation_id)
             conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
+    def delete_messages(self, conversation_id: int, ids: list[int]) -> None:
+        """Delete these messages of a conversation: a question and answer withdrawn because the user had not
+        finished (the whole question and its answer follow). A conversation left without a question loses
+        the title the withdrawn one gave it."""
+        with self._cursor(write=True) as conn:
+            self._get(conn, conversation_id)
+            rows = [(conversation_id, i) for i in ids]
+            conn.executemany("DELETE FROM messages WHERE conversation_id = ? AND id = ?", rows)
+            conn.execute(
+                "UPDATE conversations SET title = '' WHERE id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM messages WHERE conversation_id = ? AND role = 'user')",
+                (conversation_id, conversation_id),
+            )
+
     def search(self, text: str) -> list[Conversation]:
         """Conversations whose messages (or title) contain `text`, newest first; % and _ match literally."""
         if not text.strip():

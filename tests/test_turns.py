@@ -7,6 +7,7 @@ starting at t, a pause, the end of the turn) and the transcripts it asks for, an
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from assistant.events import (
     ReplyDone,
     StateChanged,
     TranscriptReady,
+    TurnWithdrawn,
     UserSpeechStarted,
 )
 from assistant.pipeline import VoiceLoop
@@ -273,7 +275,7 @@ def test_speech_resuming_after_an_early_answer_withdraws_it():
     talk.speech(101.0)
     (early,) = of(talk.pause(102.0, heard="What time is it in Tokyo?"), msg.StartAnswer)
     out = talk.resume(102.5)
-    assert of(out, msg.BargeInto) == [msg.BargeInto(early.answer, 1, 102.5)]
+    assert of(out, msg.BargeInto) == [msg.BargeInto(early.answer, 1, 102.5, withdrawn=True)]
     assert msg.Emit(StateChanged(1, "listening")) in out
     # The utterance goes on and is answered as a whole, in the same turn.
     talk.pause(104.0)
@@ -667,3 +669,30 @@ def test_an_announcement_is_said_after_the_answer_through_the_loop(tmp_path):
     assert done == ["One. Two. Three. Four. Five.", "Your timer is done."]
     assert a.tts.spoken[-1] == "Your timer is done." and len(loop.announcements) == 1
     assert [m.text for m in a.store.messages(conv.id)][-1] == "Your timer is done."
+
+
+def test_a_withdrawn_early_answer_leaves_no_trace_in_the_conversation(tmp_path):
+    # "How far is the moon ... from the Earth?" with an 857 ms pause: the first part is a whole question to
+    # the model, answered at the short silence, and the user goes on. Only the whole question and its answer
+    # stay in the conversation (the model must not read the first half twice, nor an answer cut short).
+    recording = Path(__file__).parent / "data" / "pauses" / "p16_how_far_is_the.wav"
+    source = ScriptedSource([ScriptItem(recording)], tail_silence_s=2.0)
+    whole = "How far is the moon from the Earth?"
+    stt = ScriptedSTT(["How far is the moon?"], default=whole)
+    long = "The moon is far away, and the distance changes a little as it goes round on its orbit."
+    chat = ScriptedLocalChat([long, "About 384,000 kilometres."], turn_end=lambda text: 0.9)
+    # The answer is still being said (a sink that plays in real time) when the user goes on; the turn's
+    # end silence is longer than the pause, so that going on is a withdrawal, not a new question.
+    a = make_assistant(tmp_path, llm=chat, stt=stt, tts=ToneTTS(), settings={"plugins": {"enabled": False}})
+    conv = a.store.new_conversation()
+    events: list = []
+    voice = VoiceSettings(speculative_silence_ms=100, end_silence_ms=1500)
+    loop = VoiceLoop(a, source, RecordingSink(realtime=True), conv.id, voice=voice, on_event=events.append)
+    loop.run()
+    assert loop.errors == []
+    assert [e.question for e in events if isinstance(e, TurnWithdrawn)] == ["How far is the moon?"]
+    assert [(m.role, m.text) for m in a.store.messages(conv.id)] == [
+        ("user", whole),
+        ("assistant", "About 384,000 kilometres."),
+    ]
+    assert a.store.get_conversation(conv.id).title.startswith("How far is the moon from")

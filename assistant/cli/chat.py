@@ -27,6 +27,7 @@ from assistant.events import (
     TimerRang,
     ToolsUsed,
     TranscriptReady,
+    TurnWithdrawn,
 )
 from assistant.interrupt import Terminated, run_cancellable
 from assistant.questions import Question
@@ -82,6 +83,8 @@ class Printer:
             self._done(event)
         elif isinstance(event, BargeIn):
             self.say(" [interrupted]")
+        elif isinstance(event, TurnWithdrawn):
+            self.say("(you went on: that answer is taken back)")
         elif isinstance(event, ConfirmationAsked) and self.hands_free:
             self.say(f"\n{event.sentence} [say yes or no, or type it]")
         elif isinstance(event, ConfirmationAnswered) and self.hands_free:

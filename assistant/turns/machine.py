@@ -121,7 +121,9 @@ class TurnTaker:
 
     def _barge_in_heard(self, e: BargeInHeard) -> None:
         if self._question is None and self.voice.barge_in:
-            self._barge_in(e.t)
+            # Talking over an early answer is going on with the question: that answer is withdrawn.
+            early = self._running is not None and self._running.answer == self._early_answer
+            self._barge_in(e.t, withdrawn=self._early == "answer" and early)
 
     def _speculative_end(self, e: SpeculativeEnd) -> None:
         audio = e.audio
@@ -336,19 +338,19 @@ class TurnTaker:
             c = held.closing
             self._answer(held.text, held.duration_s, c.t_speech_end, c.t_decided, c.hit)
 
-    def _barge_in(self, t: float) -> None:
+    def _barge_in(self, t: float, *, withdrawn: bool = False) -> None:
         """Stop the answer being given (the loop waits until its thread is over)."""
         running = self._running
         if running is None:
             return
         self._running = None
-        self._out.append(msg.BargeInto(running.answer, running.turn_id, t))
+        self._out.append(msg.BargeInto(running.answer, running.turn_id, t, withdrawn))
         if running.is_answer and running.turn_id == self.turn_id:
             self._emit(StateChanged(running.turn_id, "listening"))
 
     def _withdraw(self, answer: int, t: float) -> None:
         if self._running is not None and self._running.answer == answer:
-            self._barge_in(t)
+            self._barge_in(t, withdrawn=True)
         else:
             self._answers = deque(a for a in self._answers if a.answer != answer)
 

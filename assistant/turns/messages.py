@@ -28,6 +28,7 @@ class TurnRecord:
     barged_in_at: float | None = None
     speculative_hit: bool = False
     marks: dict[str, float] = field(default_factory=dict)  # first_token, first_tts_chunk, first/last_audio
+    stored: list[int] = field(default_factory=list)  # the ids of the question and answer as stored
 
     def latency_ms(self) -> dict[str, float]:
         """Each milestone in ms after the end of the user's speech."""
@@ -151,11 +152,15 @@ class Announce:
 
 @dataclass(frozen=True)
 class BargeInto:
-    """Stop this answer now, report the barge-in at t, and wait until its thread has ended."""
+    """Stop this answer now, report the barge-in at t, and wait until its thread has ended.
+
+    withdrawn: an early answer to a question the user then went on with; what it stored is taken back.
+    """
 
     answer: int
     turn_id: int
     t: float
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True)
