@@ -147,5 +147,5 @@ def ski_resort_weather(resort: str) -> str:
     namespace.say = ["How cold is it in the Zermatt ski resort?"]
     assert run_plugins(namespace, Settings()) == 0
     err = capsys.readouterr().err
-    assert "offered ski_resort_weather, get_weather; no fast path (the model chooses)" in err
+    assert "offered ski_resort_weather; no fast path (the model chooses)" in err
     assert "ski_resort_weather fits the words better than the built-in get_weather's pattern" in err

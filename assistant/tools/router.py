@@ -168,9 +168,10 @@ class ToolRouter:
         """The names of the tools worth offering, best first (empty: answer without tools)."""
         scores = self.scores(utterance)
         for name in self.matched(utterance):
-            # Matched by its pattern, a tool is offered; first, unless a user's tool fits the words better.
-            top = max(scores.values())
-            scores[name] = max(scores[name], threshold) if self.rival(utterance, name) else top + threshold
+            # Matched by its pattern, a tool is offered first; unless a user's tool fits the words better:
+            # then the built-in steps aside ("Calculate the goals Messi scored" with a sports plugin was
+            # given to calculate by the model when both were offered).
+            scores[name] = 0.0 if self.rival(utterance, name) else max(scores.values()) + threshold
         ranked = sorted(((s, n) for n, s in scores.items() if s >= threshold), reverse=True)
         cut = ranked[limit - 1][0] if len(ranked) >= limit else 0.0
         return [n for s, n in ranked if s >= cut]  # tools tied at the cut all stay in
