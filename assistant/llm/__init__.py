@@ -37,8 +37,6 @@ class GenerationStats:
     first_token_ms: float | None = None
     total_ms: float = 0.0
     finish_reason: str = ""
-    # With tools offered: the model's probability of starting a call (local models only).
-    call_probability: float | None = None
 
     @property
     def tokens_per_s(self) -> float:

@@ -73,8 +73,6 @@ class LlamaCppChat:
         self.n_gpu_layers = n_gpu_layers
         self.seed = seed
         self.call_threshold = call_threshold
-        self.more_calls_threshold = MORE_CALLS_THRESHOLD
-        self.more_call_p: list[float] = []  # P(another call) after each call of the last answer
         self._llama: Any = None
         self._formatter: Any = None
         self._template_has_tools = False
@@ -248,8 +246,7 @@ class LlamaCppChat:
                     os.utime(path)  # recently used: kept when old ones are pruned
                     return "loaded"
             # Only what differs is evaluated: a plugin added or changed alters the end of the tool list.
-            llama._ctx.kv_cache_seq_rm(-1, reused, -1)
-            llama.n_tokens = reused
+            _rewind(llama, reused)
             llama.eval(prefix[reused:])
             if path is not None:
                 save_state(llama, path)
@@ -288,8 +285,7 @@ class LlamaCppChat:
                 reused = min(reused, cut - 1)
             todo = tokens[reused:-1]
             turn_end = None
-            llama._ctx.kv_cache_seq_rm(-1, reused, -1)
-            llama.n_tokens = reused
+            _rewind(llama, reused)
             if cut is not None:
                 llama.eval(tokens[reused:cut])
                 turn_end = self._sentence_end(llama, messages, tools, tokens)
@@ -405,8 +401,6 @@ class LlamaCppChat:
                         shown = safe
             finally:
                 stream.close()
-            if decision is not None:
-                gen.stats.call_probability = decision.p
             if not tools:
                 return
             if calling:
@@ -452,7 +446,7 @@ class LlamaCppChat:
         The calls are written as a JSON list, so that the model can ask for several ("the weather in Paris
         and in Oslo"): after a tagged call it all but never writes a second tag, and it crams both places
         into one argument; in a list it writes one place per call. After each call, P(a comma rather than
-        the list's end) at least `more_calls_threshold` means another, up to MAX_CALLS.
+        the list's end) at least MORE_CALLS_THRESHOLD means another, up to MAX_CALLS.
         """
         item_open = ""
         closing = ""
@@ -463,7 +457,6 @@ class LlamaCppChat:
             closing = "}"
         grammar = self._grammar_for(schema)
         calls: list = []
-        self.more_call_p = []
         head = preamble + TOOL_OPEN + "\n[" + item_open
         while len(calls) < MAX_CALLS:
             prompt = prompt + llama.tokenize(head.encode("utf-8"), add_bos=False, special=True)
@@ -478,9 +471,7 @@ class LlamaCppChat:
                 break
             calls.append(found[0])
             prompt = prompt + llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-            more = self._next_in_list(llama, prompt)
-            self.more_call_p.append(more)
-            if more < self.more_calls_threshold:
+            if self._next_in_list(llama, prompt) < MORE_CALLS_THRESHOLD:
                 break
             head = ", " + item_open
         return calls
@@ -498,12 +489,17 @@ class LlamaCppChat:
         """After a call in the list: P(a comma) / P(a comma or the list's end), evaluating only what the KV
         cache lacks."""
         reused = self._reusable(llama, tokens)
-        llama._ctx.kv_cache_seq_rm(-1, reused, -1)
-        llama.n_tokens = reused
+        _rewind(llama, reused)
         llama.eval(tokens[reused:])
         comma = _probability(llama, self._comma_ids)
         end = _probability(llama, self._list_end_ids)
         return comma / (comma + end) if comma + end > 0 else 0.0
+
+
+def _rewind(llama: Any, n: int) -> None:
+    """Keep the first n evaluated tokens in the KV cache and drop the rest, to evaluate on from there."""
+    llama._ctx.kv_cache_seq_rm(-1, n, -1)
+    llama.n_tokens = n
 
 
 def _probability(llama: Any, tokens: list[int]) -> float:

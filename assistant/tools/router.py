@@ -106,8 +106,8 @@ class ToolRouter:
         self.subjects: dict[str, set[str]] = {}
         self.needs_number: set[str] = set()  # tools with a required number, such as a timer's length
         self.examples: dict[str, str] = {}  # phrase -> tool; a phrase two tools share is nobody's
+        tools = list(tools)  # read several times below: a generator would be spent after the first
         self.patterns = {t.name: t.patterns for t in tools if t.patterns}
-        tools = list(tools)
         builtin_dir = Path(__file__).with_name("builtin")
         self.builtin = {t.name for t in tools if t.source_file and builtin_dir in t.source_file.parents}
         for t in tools:
