@@ -6,7 +6,8 @@ the recording's last word (source.t0 + speech_end_s, on the pipeline clock):
 - decided_ms: when the loop committed to an answer, i.e. its TranscriptReady (TurnRecord.transcript_ready):
   the end of turn plus, where the transcript was not ready yet, its transcription;
 - vad_decided_ms: the silence-based end of that turn (TurnRecord.decided);
-- turn_speech_end_ms: where the speech the answered turn covers ends (well below 0: only the first part).
+- turn_speech_end_ms: where the speech the answered turn covers ends (well below 0: only the first part);
+- turn_end_guess: the chat model's probability that the answered words were all (None: the rules decided).
 A paused recording is cut off when an answer started before its last word ended, or answered a turn that
 ended before it (the first part alone). A complete recording ends late when decided_ms exceeds the
 plain-silence end of turn, voice.end_silence_ms + LATE_MARGIN_MS, or no answer started within LISTEN_S.
@@ -83,7 +84,7 @@ def _run_one(assistant: Assistant, path: Path, speech_end_s: float, workdir: Pat
     sink.close()
     final_end = (source.t0 or 0.0) + speech_end_s
     row: dict = {"decided_ms": None, "vad_decided_ms": None, "event_ms": None, "turn_speech_end_ms": None}
-    row.update(transcript="", speculative_hit=None)
+    row.update(transcript="", speculative_hit=None, turn_end_guess=None)
     if loop.turns:
         turn = loop.turns[0]
         row.update(
@@ -93,6 +94,7 @@ def _run_one(assistant: Assistant, path: Path, speech_end_s: float, workdir: Pat
             turn_speech_end_ms=_ms(turn.speech_end, final_end),
             transcript=turn.transcript,
             speculative_hit=turn.speculative_hit,
+            turn_end_guess=turn.turn_end_guess,
         )
     row["errors"] = list(loop.errors)
     return row

@@ -260,8 +260,10 @@ class TurnTaker:
         self._answer(text, duration_s, closing.t_speech_end, closing.t_decided, closing.hit)
 
     def _answer(self, text: str, duration_s: float, speech_end: float, decided: float, hit: bool) -> int:
+        guess = self._guesses.get(text)
         self._guesses.clear()
         turn = TurnRecord(self.turn_id, speech_end=speech_end, decided=decided, speculative_hit=hit)
+        turn.turn_end_guess = guess
         turn.transcript_ready = self.clock.now()
         turn.transcript = text
         if not text:

@@ -27,6 +27,7 @@ class TurnRecord:
     complete: bool = False
     barged_in_at: float | None = None
     speculative_hit: bool = False
+    turn_end_guess: float | None = None  # the chat model's P(the words were all); None: no guess
     marks: dict[str, float] = field(default_factory=dict)  # first_token, first_tts_chunk, first/last_audio
     stored: list[int] = field(default_factory=list)  # the ids of the question and answer as stored
 
