@@ -283,6 +283,10 @@ class VoiceLoop:
                 self._announce(answer, turn_id, text)
             case msg.BargeInto(answer=answer, turn_id=turn_id, t=t, withdrawn=withdrawn):
                 self._barge_into(answer, turn_id, t, withdrawn)
+            case msg.TakeBack(turn_id=turn_id):
+                record = next((r for r in reversed(self.turns) if r.turn_id == turn_id), None)
+                if record is not None:
+                    self._take_back(record)
             case msg.SayInAnswer(text=text):
                 with self._lock:
                     current = self._answer
@@ -355,11 +359,16 @@ class VoiceLoop:
         self.interrupt()
         self._emit(BargeIn(turn_id, t))
         answer.thread.join()
-        if withdrawn and answer.record is not None and answer.record.stored:
-            # The user went on with the question: the whole of it and its answer come next, and the model
-            # must not read the first half twice (nor an answer cut off after a few words).
-            self.assistant.store.delete_messages(self.conversation_id, answer.record.stored)
-            self._emit(TurnWithdrawn(turn_id, answer.record.transcript))
+        if withdrawn and answer.record is not None:
+            self._take_back(answer.record)
+
+    def _take_back(self, record: TurnRecord) -> None:
+        # The user went on with the question: the whole of it and its answer come next, and the model must
+        # not read the first half twice (nor an answer cut off after a few words).
+        if record.stored:
+            self.assistant.store.delete_messages(self.conversation_id, record.stored)
+            record.stored = []
+            self._emit(TurnWithdrawn(record.turn_id, record.transcript))
 
     def _finish(self, wait: bool) -> None:
         with self._lock:

@@ -33,6 +33,9 @@ from tests.test_session import GARAGE_PLUGIN
 from tests.test_ui_support import LOAD_TIMEOUT_MS  # also: Qt on its offscreen platform
 
 UTTERANCES = SHARED / "eval" / "utterances"  # recordings of questions, with transcripts.tsv
+PAUSES = Path(__file__).parent / "data" / "pauses"  # questions with a pause mid-sentence
+MOON_FIRST, MOON_WHOLE = "How far is the moon?", "How far is the moon from the Earth?"
+MOON_EARLY = "The moon is far away, and the distance changes a little as it goes round on its orbit."
 LONG = " ".join(f"Sentence {i} of the story." for i in range(200))
 # Sori's scripted voice, in characters a second. Its audio plays in real time, and a turn is stored once it
 # has been heard: fast, so each answer is over in a fraction of a second.
@@ -49,6 +52,10 @@ def answer(request) -> Turn:
         return Turn("Paris is the capital of France.")
     if "story" in asked:
         return Turn(LONG)
+    if asked == MOON_FIRST.lower():
+        return Turn(MOON_EARLY)
+    if asked == MOON_WHOLE.lower():
+        return Turn("About 384,000 kilometres.")
     return Turn("Done.")
 
 
@@ -58,19 +65,30 @@ class Driver:
     name = ""
 
     def __init__(
-        self, tmp_path: Path, engines: tuple | None, plugins: Path, voice: float = FAST_VOICE
+        self,
+        tmp_path: Path,
+        engines: tuple | None,
+        plugins: Path,
+        voice: float = FAST_VOICE,
+        settings: dict | None = None,
     ) -> None:
         if engines is None:
             self.heard = ["What is the capital of France?"]  # what the scripted STT hears next
-            stt = ScriptedSTT(lambda audio: self.heard[0])
+            stt = ScriptedSTT(lambda audio: self.hear(audio))
             llm = ScriptedLocalChat(
                 answer, delay_s=0.01, forced={"open_garage": {}, "set_timer": {"duration_seconds": 1}}
             )
             engines = (stt, llm, ToneTTS(chars_per_s=voice))  # voice: characters a second
         self.stt, self.llm, self.tts = engines
-        self.assistant = make_assistant(tmp_path, stt=self.stt, llm=self.llm, tts=self.tts, tools=[plugins])
+        self.assistant = make_assistant(
+            tmp_path, stt=self.stt, llm=self.llm, tts=self.tts, tools=[plugins], settings=settings
+        )
         self.mic = ScriptedSource([], tail_silence_s=math.inf)  # the microphone in a quiet room
         self.tmp_path = tmp_path
+
+    def hear(self, audio) -> str:
+        """What the scripted speech recognizer makes of `audio`."""
+        return self.heard[0]
 
     def speak(self, recording: Path, text: str) -> None:
         self.heard = [text]
@@ -100,8 +118,9 @@ class TerminalDriver(Driver):
         plugins: Path,
         hands_free: bool,
         voice: float = FAST_VOICE,
+        settings: dict | None = None,
     ) -> None:
-        super().__init__(tmp_path, engines, plugins, voice)
+        super().__init__(tmp_path, engines, plugins, voice, settings)
         self.name = "listen" if hands_free else "chat"
         self.out, self.lines = io.StringIO(), queue.Queue()
         self.chat = open_chat(
@@ -145,13 +164,19 @@ class WindowDriver(Driver):
     name = "window"
 
     def __init__(
-        self, tmp_path: Path, engines: tuple | None, plugins: Path, qtbot, voice: float = FAST_VOICE
+        self,
+        tmp_path: Path,
+        engines: tuple | None,
+        plugins: Path,
+        qtbot,
+        voice: float = FAST_VOICE,
+        settings: dict | None = None,
     ) -> None:
         from PySide6.QtCore import Qt
 
         from ui.app import create_window
 
-        super().__init__(tmp_path, engines, plugins, voice)
+        super().__init__(tmp_path, engines, plugins, voice, settings)
         self.qtbot, self.Qt = qtbot, Qt
         # A recording makes voice input available; the driver's microphone stands in for it.
         audio_in = [UTTERANCES / "q01_capital.wav"]
@@ -210,12 +235,20 @@ def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def open_front_end(
-    name: str, tmp_path: Path, plugins: Path, request, engines: tuple | None = None, voice: float = FAST_VOICE
+    name: str,
+    tmp_path: Path,
+    plugins: Path,
+    request,
+    engines: tuple | None = None,
+    voice: float = FAST_VOICE,
+    settings: dict | None = None,
 ) -> Driver:
     if name == "window":
-        driver: Driver = WindowDriver(tmp_path, engines, plugins, request.getfixturevalue("qtbot"), voice)
+        qtbot = request.getfixturevalue("qtbot")
+        driver: Driver = WindowDriver(tmp_path, engines, plugins, qtbot, voice, settings)
     else:
-        driver = TerminalDriver(tmp_path, engines, plugins, hands_free=name == "listen", voice=voice)
+        listen = name == "listen"
+        driver = TerminalDriver(tmp_path, engines, plugins, hands_free=listen, voice=voice, settings=settings)
     request.addfinalizer(driver.close)
     return driver
 
@@ -233,6 +266,16 @@ def needs(what: str):
     return mark
 
 
+def configured(settings: dict):
+    """Settings the front end starts with (overrides of the test settings)."""
+
+    def mark(test):
+        test.settings = settings
+        return test
+
+    return mark
+
+
 @pytest.fixture(params=list(INPUTS))
 def front_end(request, tmp_path: Path, plugins: Path) -> Driver:
     params = getattr(request.node, "callspec", None)
@@ -241,7 +284,8 @@ def front_end(request, tmp_path: Path, plugins: Path) -> Driver:
     if wanted not in INPUTS[request.param]:
         pytest.skip(f"the {request.param} front end has no {wanted} input")
     voice = SLOW_VOICE if how == "voice" else FAST_VOICE  # answered aloud while Sori asks
-    return open_front_end(request.param, tmp_path, plugins, request, voice=voice)
+    settings = getattr(request.function, "settings", None)  # set before the front end starts listening
+    return open_front_end(request.param, tmp_path, plugins, request, voice=voice, settings=settings)
 
 
 # -- the matrix, over scripted engines -------------------------------------------------------------
@@ -311,6 +355,25 @@ def test_a_timer_rings(front_end: Driver):
             return any(abs(c.t_end - c.t_start - len(chime()) / 24_000) < 0.01 for c in sink.chunks)
 
         front_end.wait(chimed)
+
+
+@needs("voice")
+@configured({"voice": {"speculative_silence_ms": 100, "end_silence_ms": 1500}})
+def test_an_early_answer_the_user_talks_on_over_is_taken_back(front_end: Driver):
+    # "How far is the moon ... from the Earth?" with an 857 ms pause: the first part is a whole question,
+    # answered at the short silence, and the user goes on. The end-of-turn silence is longer than the pause,
+    # so going on is the same turn: the early answer is withdrawn, and only the whole question stays.
+    front_end.hear = lambda audio: MOON_FIRST if len(audio) < 2.2 * 16_000 else MOON_WHOLE
+    front_end.speak(PAUSES / "p16_how_far_is_the.wav", MOON_WHOLE)
+    front_end.wait_shown(MOON_EARLY[:20])  # the early answer began
+    front_end.wait_shown("About 384,000 kilometres.")
+    whole = [("user", MOON_WHOLE, True), ("assistant", "About 384,000 kilometres.", True)]
+    front_end.wait(lambda: front_end.stored() == whole)
+    if isinstance(front_end, WindowDriver):  # the window shows the conversation as it is now
+        now = f"user> {MOON_WHOLE}\nassistant> About 384,000 kilometres."
+        front_end.wait(lambda: front_end.shown() == now)
+    else:  # a terminal cannot take printed lines back: it says so
+        assert "that answer is taken back" in front_end.shown()
 
 
 # -- one case per behaviour through the real models and real audio ----------------------------------

@@ -286,6 +286,18 @@ def test_speech_resuming_after_an_early_answer_withdraws_it():
     assert not [e for e in talk.events if isinstance(e, UserSpeechStarted) and e.turn_id != 1]
 
 
+def test_speech_resuming_after_an_early_answer_said_in_full_takes_it_back():
+    talk = Talk()
+    talk.speech(101.0)
+    (early,) = of(talk.pause(102.0, heard="How far is the moon?"), msg.StartAnswer)
+    talk.send(msg.AnswerFinished(early.answer))  # a short answer, over before the user goes on
+    out = talk.resume(102.6)
+    assert of(out, msg.TakeBack) == [msg.TakeBack(1)] and not of(out, msg.BargeInto)
+    talk.pause(104.0)
+    (start,) = of(talk.end(104.0, heard="How far is the moon from the Earth?"), msg.StartAnswer)
+    assert start.turn.turn_id == 1 and start.answer != early.answer
+
+
 def test_a_pause_mid_sentence_holds_the_turn_until_speech_resumes():
     talk = Talk()
     talk.speech(101.0)

@@ -44,6 +44,7 @@ class Bridge(QObject, VoiceCommands):
     userSpoke = Signal(int, str, float)  # conversation id, transcript, seconds of speech
     replyDelta = Signal(int, str)  # conversation id, new text
     replyFinished = Signal(object)  # TurnResult
+    turnWithdrawn = Signal(int, str)  # conversation id, the question taken back with its early answer
     busyChanged = Signal(bool)
     stateChanged = Signal(str)  # listening, hearing, transcribing, thinking, speaking, ready
     micChanged = Signal(str)  # off, listening, speaking

@@ -29,6 +29,7 @@ from assistant.events import (
     ToolsUsed,
     TranscriptReady,
     TurnStarted,
+    TurnWithdrawn,
 )
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class VoiceCommands:
     userSpoke: SignalInstance
     replyDelta: SignalInstance
     replyFinished: SignalInstance
+    turnWithdrawn: SignalInstance
     conversationCreated: SignalInstance
     confirmRequested: SignalInstance
     confirmSettled: SignalInstance
@@ -166,6 +168,8 @@ class VoiceCommands:
                 cid, event.text, event.complete, turn.spoken, latency, tool_calls=turn.tool_calls
             )
             self.replyFinished.emit(result)
+        elif isinstance(event, TurnWithdrawn):
+            self.turnWithdrawn.emit(self._conversation_of(event.turn_id), event.question)
         elif isinstance(event, ErrorEvent):
             self._error(event)
         elif isinstance(event, SpeakingChanged):

@@ -97,6 +97,26 @@ class ChatView(QScrollArea):
             live.finish(text, complete)
         return live
 
+    def remove_exchange(self, question: str) -> bool:
+        """Take away the last spoken question reading `question` and the answer after it (an early answer
+        withdrawn from the conversation); False when it is not shown."""
+        shown = [(w.role, w.spoken, w.text) for w in self.messages]
+        asked = [i for i, key in enumerate(shown) if key == ("user", True, question)]
+        if not asked:
+            return False
+        start = asked[-1]
+        end = start + 1
+        while end < len(self.messages) and self.messages[end].role == "assistant":
+            end += 1
+        for widget in self.messages[start:end]:
+            if widget is self.live:
+                self.live = None
+            self.column.removeWidget(widget)
+            widget.deleteLater()
+        del self.messages[start:end]
+        self.empty_hint.setVisible(not self.messages)
+        return True
+
     def last_spoken_question(self) -> MessageWidget | None:
         for widget in reversed(self.messages):
             if widget.role == "user":

@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         b.userSpoke.connect(self._user_spoke, q)
         b.replyDelta.connect(self._delta, q)
         b.replyFinished.connect(self._finished, q)
+        b.turnWithdrawn.connect(self._withdrawn, q)
         b.busyChanged.connect(self._busy, q)
         b.stateChanged.connect(self.status.set_state, q)
         b.micChanged.connect(self.input.set_mic_state, q)
@@ -238,6 +239,12 @@ class MainWindow(QMainWindow):
             self.status.set_latency(first_audio, result.spoken)
         self.bridge.list_conversations(self._query())
         self.replyShown.emit(result)
+
+    def _withdrawn(self, conversation_id: int, question: str) -> None:
+        # The user went on speaking after an early answer: the stored exchange is gone, and so is its view.
+        if conversation_id == self.current_id:
+            self.chat.remove_exchange(question)
+        self.bridge.list_conversations(self._query())  # the title may have been the withdrawn question
 
     def _user_spoke(self, conversation_id: int, text: str, speech_s: float) -> None:
         if self.current_id is None:

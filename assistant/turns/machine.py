@@ -45,7 +45,7 @@ class TurnTaker:
         self._speaking = False  # an utterance is open (SpeechStarted .. TurnEnded)
         self._for_question = False  # ... and it answers the pending question
         self._early: str | None = None  # "answer" | "yes_no": the open utterance was closed early
-        self._early_answer = 0
+        self._early_answer = self._early_turn = 0
         self._spec: Spec | None = None
         self._closing: Closing | None = None
         self._held: Held | None = None
@@ -235,6 +235,7 @@ class TurnTaker:
         decided = self.clock.now()
         text = spec.text or ""
         self._early_answer = self._answer(text, spec.duration_s, spec.event.t_speech_end, decided, True)
+        self._early_turn = self.turn_id
 
     def _closed(self, closing: Closing, text: str, duration_s: float) -> None:
         if closing.for_question:
@@ -353,8 +354,10 @@ class TurnTaker:
     def _withdraw(self, answer: int, t: float) -> None:
         if self._running is not None and self._running.answer == answer:
             self._barge_in(t, withdrawn=True)
-        else:
-            self._answers = deque(a for a in self._answers if a.answer != answer)
+        elif any(a.answer == answer for a in self._answers):
+            self._answers = deque(a for a in self._answers if a.answer != answer)  # never started
+        else:  # said in full already: the user heard it, but the conversation keeps the whole question only
+            self._out.append(msg.TakeBack(self._early_turn))
 
     def _drain(self) -> None:
         """Start what waits, one at a time; an announcement never talks over the user."""

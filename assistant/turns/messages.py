@@ -165,6 +165,14 @@ class BargeInto:
 
 
 @dataclass(frozen=True)
+class TakeBack:
+    """An early answer was said in full, and the user went on with the question: take what that turn
+    stored out of the conversation (the whole question and its answer come next)."""
+
+    turn_id: int
+
+
+@dataclass(frozen=True)
 class SayInAnswer:
     text: str  # through the answer being spoken
 
@@ -192,6 +200,7 @@ Command = (
     | StartAnswer
     | Announce
     | BargeInto
+    | TakeBack
     | SayInAnswer
     | Settle
     | Mute
