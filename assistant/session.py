@@ -24,7 +24,6 @@ from assistant.events import (
     ConversationStarted,
     ErrorEvent,
     MicrophoneChanged,
-    PluginsChanged,
     ReplyDelta,
     ReplyDone,
     SessionWarning,
@@ -36,6 +35,7 @@ from assistant.events import (
 )
 from assistant.questions import AnsweredBy, Question
 from assistant.session_audio import CHIME_RATE, AudioFactory, Listener, ObservedSink, TurnIds, chime
+from assistant.session_plugins import PluginWatch
 from assistant.text.yesno import parse_yes_no
 
 if TYPE_CHECKING:
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from assistant.services.timers import Timer, TimerService
 
 CONFIRM_TIMEOUT_S = 120.0  # an unanswered "may I?" is a no
-PLUGIN_POLL_S = 0.5  # a plugin file added or edited is picked up within about this (plus its check)
 CHIME_WAIT_S = 60.0  # a chime waits this long at most for the answer being spoken to end
 
 Emit = Callable[[object], None]
@@ -167,9 +166,7 @@ class Session:
         self._sink: ObservedSink | None = None
         self._lock = threading.RLock()
         self._creating = threading.Lock()
-        self._watching = False
-        self._known_tools: dict = {}  # the tool specs last seen, to tell which a plugin change brought
-        self.preparing: threading.Thread | None = None  # prompt prefixes for changed tools, being prepared
+        self.plugin_watch = PluginWatch(assistant, self.emit, closed=lambda: self._closed)
         self._closed = False
         # typed turns of its own (no voice loop)
         self._turn_active = False
@@ -199,16 +196,11 @@ class Session:
 
     def watch_plugins(self) -> None:
         """Plugin files added, edited or removed from now on take effect within about a second."""
-        if self._watching or not self.assistant.settings.plugins.enabled:
-            return
-        try:
-            registry = self.assistant.tools  # loads them the first time
-            registry.start_watching(PLUGIN_POLL_S, on_change=lambda: self._plugins(first=False))
-        except Exception as exc:  # the plugin framework must never stop a conversation
-            self.emit(SessionWarning("plugins", f"plugins cannot be loaded ({type(exc).__name__}: {exc})"))
-            return
-        self._watching = True
-        self._plugins(first=True)
+        self.plugin_watch.start()
+
+    @property
+    def preparing(self) -> threading.Thread | None:  # prompt prefixes for changed tools, being prepared
+        return self.plugin_watch.preparing
 
     def close(self, *, keep_audio: bool = True, timeout: float = 10.0) -> None:
         """Stop everything this session started; the sink is closed (aborted with keep_audio=False).
@@ -228,8 +220,7 @@ class Session:
         wait_quietly(self._turn_done, timeout)
         if self.timers is not None:
             self.timers.stop()
-        if self._watching:
-            self.assistant.tools.stop_watching()
+        self.plugin_watch.stop()
         sink = self._sink
         if sink is not None:
             sink.close() if keep_audio else getattr(sink, "abort", sink.close)()
@@ -375,7 +366,7 @@ class Session:
         """Wait for listening to end; True when it has."""
         return self.listener.wait(timeout)
 
-    # -- timers and plugins ------------------------------------------------------------------------
+    # -- timers ------------------------------------------------------------------------------------
     def _timer_due(self, timer: Timer) -> None:
         """On the timer thread: tell the front end; hands-free says it, the window rings."""
         message = timer.message()
@@ -396,42 +387,6 @@ class Session:
             sink.play(chime(), CHIME_RATE)
         except SoriError as exc:
             self.emit(SessionWarning("timers", f"the timer could not ring: {exc}"))
-
-    def _plugins(self, *, first: bool) -> None:
-        registry = self.assistant.tools
-        specs = dict(registry.tools)
-        new = [spec for name, spec in specs.items() if self._known_tools.get(name) is not spec]
-        self._known_tools = specs
-        if not first and new:
-            self._prepare_prompts(new)  # under way before anyone hears of the change
-        self.emit(PluginsChanged(tuple(registry.tools), tuple(str(e) for e in registry.errors), first))
-
-    def _prepare_prompts(self, specs: list) -> None:
-        """The prompt prefixes that new or changed tools will be offered in, evaluated and saved now, in the
-        background: the first request for such a tool would otherwise wait for them (1.6 s for one small
-        tool on the default model; a saved one loads in about 5 ms)."""
-        if self.assistant.local_llm is None:
-            return
-        requests = [text for spec in specs for text in (*spec.examples, spec.description) if text]
-
-        def prepare() -> None:
-            seen: set[tuple[str, ...]] = set()
-            for text in requests:
-                tools = self.assistant.tool_schemas(text)
-                names = tuple(t["function"]["name"] for t in tools)
-                if not names or names in seen:
-                    continue
-                seen.add(names)
-                if self._closed:
-                    return
-                try:
-                    self.assistant.warm(tools)
-                except Exception:  # optional work: the next turn meets (and reports) the same problem
-                    return
-
-        thread = threading.Thread(target=prepare, name="sori-prompt-prefixes", daemon=True)
-        thread.start()
-        self.preparing = thread  # started: whoever sees it may join it
 
     def emit(self, event: object) -> None:
         if self.on_event is None:

@@ -1,7 +1,7 @@
 """Deciding to call a plugin the model has never seen, through the real small model (typed turns).
 
 The decision is the model's probability of starting a call against `[plugins] call_threshold`
-(assistant/llm/decide.py); several calls are written as a list (assistant/llm/llamacpp.py).
+(assistant/llm/decide.py); several calls are written as a list (assistant/llm/calls.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""llama.cpp through llama-cpp-python: streaming, prefix reuse, context trimming, pinned chat format."""
+"""llama.cpp through llama-cpp-python: streaming, prefix reuse, context trimming, pinned chat format.
+
+Beside it: chatformat.py picks the chat format, calls.py writes tool calls under the tools' grammar, and
+kvcache.py holds the KV cache and next-token probability helpers both this and calls.py use.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from assistant import interrupt
-from assistant.errors import ConfigError, EngineError, InputError
+from assistant.errors import EngineError, InputError
 from assistant.llm import ChatMessage, Generation, Prefilled
+from assistant.llm.calls import CallWriter
+from assistant.llm.chatformat import GGUF_TEMPLATE, make_formatter, with_tool_prompt
 from assistant.llm.decide import TOOL_RULE, CallDecision, call_start_ids
+from assistant.llm.kvcache import probability, reusable, rewind
 from assistant.llm.kvstate import load_state, prune, save_state
-from assistant.llm.toolcall import TOOL_CLOSE, TOOL_OPEN, call_schema, held_back, parse_tool_calls
+from assistant.llm.toolcall import TOOL_OPEN, held_back, parse_tool_calls
 from assistant.models import ResolvedModel
 
 # Always leave room for at least this many answer tokens when trimming history.
@@ -24,11 +31,6 @@ _MIN_ANSWER_TOKENS = 64
 _CLOSING = ".?!…\"'”’)"  # what Whisper may put after the last word
 # Each tool set the router offers has its own prefix, 5 to 40 MB on disk: the least recently used go.
 MAX_SAVED_PREFIXES = 24
-MAX_CALLS = 5  # tool calls the model may write in one answer
-# P(another call) after a call, against the list's end. On BFCL's development cases a single request stayed
-# below 0.001 and several requests were 0.0035 to 0.9999; 0.01 keeps a tenfold margin from a second timer.
-MORE_CALLS_THRESHOLD = 0.01
-GGUF_TEMPLATE = "gguf"  # chat_format value meaning: the chat template stored in the GGUF file
 
 
 def _stop_requested(_data: object) -> bool:
@@ -76,13 +78,10 @@ class LlamaCppChat:
         self._llama: Any = None
         self._formatter: Any = None
         self._template_has_tools = False
-        self._grammar: Any = None
-        self._grammar_key = ""
         self._end_ids: list[int] = []  # tokens that end a sentence (".", "?", "!")
         self._call_starts: list[int] = []  # tokens a tool call can start with
         self._opener: int | None = None  # the call tag, when it is one token
-        self._comma_ids: list[int] = []  # tokens after a call in a list: another call, or the list's end
-        self._list_end_ids: list[int] = []
+        self._calls = CallWriter()  # writes the calls under the tools' grammar (calls.py)
         self._lock = threading.Lock()
 
     # -- loading -----------------------------------------------------------------------------------
@@ -119,7 +118,7 @@ class LlamaCppChat:
                 f"chat model {self.name} failed to load from {self.model.path} ({exc}); the file may be "
                 "truncated or not a llama.cpp model: check it with 'sori models verify' or pick another"
             ) from None
-        self._formatter = self._make_formatter(llama)
+        self._formatter, self._template_has_tools = make_formatter(llama, self.chat_format, self.name)
         # Checked by llama.cpp during every decode: a Ctrl-C in `sori ask` ends even a long prompt's
         # evaluation. Kept on self, as llama.cpp holds only the pointer.
         self._abort = llama_cpp.ggml_abort_callback(_stop_requested)
@@ -132,41 +131,9 @@ class LlamaCppChat:
         opener = llama.tokenize(TOOL_OPEN.encode("utf-8"), add_bos=False, special=True)
         self._opener = opener[0] if len(opener) == 1 else None
         self._call_starts = call_start_ids(texts, opener)
-        texts = [t.lstrip(" \u0120") for t in texts]  # "Ġ": a leading space in GPT-2 style vocabularies
-        self._comma_ids = [i for i, t in enumerate(texts) if t.startswith(",")]
-        self._list_end_ids = [i for i, t in enumerate(texts) if t.startswith("]")]
+        self._calls.scan(texts)
         self._llama = llama
         return llama
-
-    def _make_formatter(self, llama: Any) -> Any:
-        from llama_cpp import llama_chat_format as lcf
-
-        if self.chat_format == GGUF_TEMPLATE:
-            template = llama.metadata.get("tokenizer.chat_template")
-            if not template:
-                raise ConfigError(
-                    f"chat model {self.name} has no chat template inside; set llm.chat_format in the config "
-                    "(for example chatml, llama-3, mistral-instruct, gemma)"
-                )
-            eos, bos = llama.token_eos(), llama.token_bos()
-            self._template_has_tools = "tools" in template
-            return lcf.Jinja2ChatFormatter(
-                template=template,
-                eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
-                bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
-                stop_token_ids=[eos],
-            )
-        # llama-cpp-python names its formatters format_<name> ("llama-3" -> format_llama3).
-        formatter = getattr(
-            lcf, "format_" + self.chat_format.replace("-", "").replace(".", ""), None
-        ) or getattr(lcf, "format_" + self.chat_format.replace("-", "_"), None)
-        if formatter is None:
-            raise ConfigError(
-                f"llm.chat_format '{self.chat_format}' is not a chat format llama-cpp-python knows; use "
-                f"'{GGUF_TEMPLATE}' for the model's own template, or one of: chatml, llama-3, llama-2, "
-                "mistral-instruct, gemma, phi-3, zephyr, vicuna"
-            )
-        return formatter
 
     # -- prompts -----------------------------------------------------------------------------------
     def _tokens(
@@ -176,7 +143,7 @@ class LlamaCppChat:
         if tools and dicts and dicts[0]["role"] == "system":
             dicts[0] = {**dicts[0], "content": f"{dicts[0]['content']}\n\n{TOOL_RULE}"}
         if tools and not self._template_has_tools:
-            dicts = _with_tool_prompt(dicts, tools)
+            dicts = with_tool_prompt(dicts, tools)
         kwargs = {"tools": tools} if tools and self._template_has_tools else {}
         result = self._formatter(messages=dicts, **kwargs)
         stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
@@ -231,7 +198,7 @@ class LlamaCppChat:
                 (i for i, (a, b) in enumerate(zip(*probe, strict=False)) if a != b), min(map(len, probe))
             )
             prefix = probe[0][:n]
-            reused = self._reusable(llama, [*prefix, 0])
+            reused = reusable(llama, [*prefix, 0])
             if not prefix or reused >= len(prefix):
                 return "cached"
             path = None
@@ -246,7 +213,7 @@ class LlamaCppChat:
                     os.utime(path)  # recently used: kept when old ones are pruned
                     return "loaded"
             # Only what differs is evaluated: a plugin added or changed alters the end of the tool list.
-            _rewind(llama, reused)
+            rewind(llama, reused)
             llama.eval(prefix[reused:])
             if path is not None:
                 save_state(llama, path)
@@ -254,16 +221,6 @@ class LlamaCppChat:
             return "evaluated"
 
     # -- generation --------------------------------------------------------------------------------
-    @staticmethod
-    def _reusable(llama: Any, tokens: list[int]) -> int:
-        """How many leading prompt tokens are already in the KV cache (the last one is always re-run)."""
-        reused = 0
-        for a, b in zip(llama.input_ids[: llama.n_tokens].tolist(), tokens[:-1], strict=False):
-            if a != b:
-                break
-            reused += 1
-        return reused
-
     def prefill(
         self, messages: Sequence[ChatMessage], max_tokens: int = 512, tools: list[dict] | None = None
     ) -> Prefilled:
@@ -278,14 +235,14 @@ class LlamaCppChat:
         with self._lock:
             llama = self._load_locked()
             tokens, _, _, _ = self.fit(messages, max_tokens, tools)
-            reused = self._reusable(llama, tokens)
+            reused = reusable(llama, tokens)
             cut = self._words_end(messages, tools, tokens)
             if cut is not None:
                 # Words already evaluated (the same start said again): re-run the last of them for its logits.
                 reused = min(reused, cut - 1)
             todo = tokens[reused:-1]
             turn_end = None
-            _rewind(llama, reused)
+            rewind(llama, reused)
             if cut is not None:
                 llama.eval(tokens[reused:cut])
                 turn_end = self._sentence_end(llama, messages, tools, tokens)
@@ -319,7 +276,7 @@ class LlamaCppChat:
         turn_mark = self._divergence(messages, tools, tokens, messages[-1].content + " zq")
         if turn_mark is None:
             return None
-        return _probability(llama, [tokens[turn_mark], *self._end_ids])
+        return probability(llama, [tokens[turn_mark], *self._end_ids])
 
     def generate(
         self,
@@ -351,7 +308,7 @@ class LlamaCppChat:
         with self._lock:
             llama = self._load_locked()
             tokens, stop, dropped, room = self.fit(messages, max_tokens, tools)
-            reused = self._reusable(llama, tokens)
+            reused = reusable(llama, tokens)
             gen.stats.prompt_tokens = len(tokens)
             gen.stats.prompt_tokens_evaluated = len(tokens) - reused
             gen.stats.dropped_messages = dropped
@@ -407,7 +364,7 @@ class LlamaCppChat:
                 preamble = text[: text.index(TOOL_OPEN)] if TOOL_OPEN in text else ""
                 if len(preamble) > shown:
                     yield preamble[shown:]
-                gen.tool_calls = self._constrained_call(llama, tokens, preamble, tools)
+                gen.tool_calls = self._calls.write(llama, tokens, preamble, tools)
                 gen.stats.finish_reason = "tool_calls"
                 return
             held_json = text.lstrip().startswith(("{", "```", "["))
@@ -436,101 +393,4 @@ class LlamaCppChat:
         with self._lock:
             llama = self._load_locked()
             tokens, _, _, _ = self.fit(messages, max_tokens, offered or [tool])
-            return self._constrained_call(llama, tokens, "", [tool])
-
-    def _constrained_call(self, llama: Any, prompt: list[int], preamble: str, tools: list[dict]) -> list:
-        """Generate calls' JSON under a grammar: a known tool name, arguments matching its schema.
-
-        With one tool the name is not the model's to choose: it goes into the prompt with the call's
-        opening, and only the arguments are generated (a dozen tokens fewer: about half a second here).
-        The calls are written as a JSON list, so that the model can ask for several ("the weather in Paris
-        and in Oslo"): after a tagged call it all but never writes a second tag, and it crams both places
-        into one argument; in a list it writes one place per call. After each call, P(a comma rather than
-        the list's end) at least MORE_CALLS_THRESHOLD means another, up to MAX_CALLS.
-        """
-        item_open = ""
-        closing = ""
-        schema = call_schema(tools)
-        if len(tools) == 1:
-            item_open = '{"name": ' + json.dumps(tools[0]["function"]["name"]) + ', "arguments": '
-            schema = schema["properties"]["arguments"]
-            closing = "}"
-        grammar = self._grammar_for(schema)
-        calls: list = []
-        head = preamble + TOOL_OPEN + "\n[" + item_open
-        while len(calls) < MAX_CALLS:
-            prompt = prompt + llama.tokenize(head.encode("utf-8"), add_bos=False, special=True)
-            # A light repetition penalty: under the grammar a small model can loop ("7 * 7 * 7 * ...") until
-            # max_tokens, seconds of a turn for nothing.
-            out = llama.create_completion(
-                prompt=prompt, max_tokens=384, temperature=0.0, repeat_penalty=1.1, grammar=grammar
-            )
-            text = out["choices"][0]["text"] + closing  # type: ignore[index]
-            found = parse_tool_calls(TOOL_OPEN + item_open + text + TOOL_CLOSE)
-            if not found or found[0] in calls:
-                break
-            calls.append(found[0])
-            prompt = prompt + llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-            if self._next_in_list(llama, prompt) < MORE_CALLS_THRESHOLD:
-                break
-            head = ", " + item_open
-        return calls
-
-    def _grammar_for(self, schema: dict) -> Any:
-        from llama_cpp import LlamaGrammar
-
-        key = json.dumps(schema, sort_keys=True)
-        if self._grammar_key != key:
-            self._grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
-            self._grammar_key = key
-        return self._grammar
-
-    def _next_in_list(self, llama: Any, tokens: list[int]) -> float:
-        """After a call in the list: P(a comma) / P(a comma or the list's end), evaluating only what the KV
-        cache lacks."""
-        reused = self._reusable(llama, tokens)
-        _rewind(llama, reused)
-        llama.eval(tokens[reused:])
-        comma = _probability(llama, self._comma_ids)
-        end = _probability(llama, self._list_end_ids)
-        return comma / (comma + end) if comma + end > 0 else 0.0
-
-
-def _rewind(llama: Any, n: int) -> None:
-    """Keep the first n evaluated tokens in the KV cache and drop the rest, to evaluate on from there."""
-    llama._ctx.kv_cache_seq_rm(-1, n, -1)
-    llama.n_tokens = n
-
-
-def _probability(llama: Any, tokens: list[int]) -> float:
-    """The probability that one of `tokens` comes next, from the logits of the last token evaluated."""
-    import numpy as np
-
-    logits = np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(llama.n_vocab(),)).astype(np.float64)
-    logits -= logits.max()
-    weights = np.exp(logits)
-    return float(weights[sorted(set(tokens))].sum() / weights.sum())
-
-
-def _with_tool_prompt(messages: list[dict], tools: list[dict]) -> list[dict]:
-    """For chat formats without tool support: describe the tools and the call format in the system prompt."""
-    lines = "\n".join(json.dumps(t["function"]) for t in tools)
-    note = (
-        "\n\nYou can call these tools:\n" + lines + "\nTo call one, reply with only "
-        f'{TOOL_OPEN}{{"name": <tool name>, "arguments": {{...}}}}{TOOL_CLOSE}. '
-        "Tool results come back in a message from the tool."
-    )
-    out = [dict(m) for m in messages]
-    if out and out[0]["role"] == "system":
-        out[0]["content"] += note
-    else:
-        out.insert(0, {"role": "system", "content": note.strip()})
-    for m in out:  # formats without tool roles: show calls and results as plain text
-        if m.get("tool_calls"):
-            calls = [c["function"] for c in m.pop("tool_calls")]
-            m["content"] = (
-                m["content"] + " " + " ".join(TOOL_OPEN + json.dumps(c) + TOOL_CLOSE for c in calls)
-            ).strip()
-        if m["role"] == "tool":
-            m["role"], m["content"] = "user", f"Tool result: {m['content']}"
-    return out
+            return self._calls.write(llama, tokens, "", [tool])

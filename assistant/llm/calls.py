@@ -1,0 +1,93 @@
+"""Tool calls a local llama.cpp model writes under a grammar, once it has decided to call (decide.py): the
+calls' JSON generated under a JSON-schema grammar built from the tools' schemas (a known tool name,
+arguments matching its schema), written as a JSON list so that one answer can make several calls, and the
+model's own P(another call) after each to tell whether the list goes on. LlamaCppChat (llamacpp.py) owns
+one CallWriter and uses it under its lock.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from assistant.llm.kvcache import probability, reusable, rewind
+from assistant.llm.toolcall import TOOL_CLOSE, TOOL_OPEN, call_schema, parse_tool_calls
+
+MAX_CALLS = 5  # tool calls the model may write in one answer
+# P(another call) after a call, against the list's end. On BFCL's development cases a single request stayed
+# below 0.001 and several requests were 0.0035 to 0.9999; 0.01 keeps a tenfold margin from a second timer.
+MORE_CALLS_THRESHOLD = 0.01
+
+
+class CallWriter:
+    """Writes one model's calls: the vocabulary it needs is scanned when the model loads, and the last
+    grammar is kept, as building one from a schema takes a while and the same tools come again."""
+
+    def __init__(self) -> None:
+        self._grammar: Any = None
+        self._grammar_key = ""
+        self._comma_ids: list[int] = []  # tokens after a call in a list: another call, or the list's end
+        self._list_end_ids: list[int] = []
+
+    def scan(self, texts: list[str]) -> None:
+        """Find the tokens that follow a call in a list, in the vocabulary (`texts`, one per token id)."""
+        texts = [t.lstrip(" \u0120") for t in texts]  # "Ġ": a leading space in GPT-2 style vocabularies
+        self._comma_ids = [i for i, t in enumerate(texts) if t.startswith(",")]
+        self._list_end_ids = [i for i, t in enumerate(texts) if t.startswith("]")]
+
+    def write(self, llama: Any, prompt: list[int], preamble: str, tools: list[dict]) -> list:
+        """Generate calls' JSON under a grammar: a known tool name, arguments matching its schema.
+
+        With one tool the name is not the model's to choose: it goes into the prompt with the call's
+        opening, and only the arguments are generated (a dozen tokens fewer: about half a second here).
+        The calls are written as a JSON list, so that the model can ask for several ("the weather in Paris
+        and in Oslo"): after a tagged call it all but never writes a second tag, and it crams both places
+        into one argument; in a list it writes one place per call. After each call, P(a comma rather than
+        the list's end) at least MORE_CALLS_THRESHOLD means another, up to MAX_CALLS.
+        """
+        item_open = ""
+        closing = ""
+        schema = call_schema(tools)
+        if len(tools) == 1:
+            item_open = '{"name": ' + json.dumps(tools[0]["function"]["name"]) + ', "arguments": '
+            schema = schema["properties"]["arguments"]
+            closing = "}"
+        grammar = self._grammar_for(schema)
+        calls: list = []
+        head = preamble + TOOL_OPEN + "\n[" + item_open
+        while len(calls) < MAX_CALLS:
+            prompt = prompt + llama.tokenize(head.encode("utf-8"), add_bos=False, special=True)
+            # A light repetition penalty: under the grammar a small model can loop ("7 * 7 * 7 * ...") until
+            # max_tokens, seconds of a turn for nothing.
+            out = llama.create_completion(
+                prompt=prompt, max_tokens=384, temperature=0.0, repeat_penalty=1.1, grammar=grammar
+            )
+            text = out["choices"][0]["text"] + closing  # type: ignore[index]
+            found = parse_tool_calls(TOOL_OPEN + item_open + text + TOOL_CLOSE)
+            if not found or found[0] in calls:
+                break
+            calls.append(found[0])
+            prompt = prompt + llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+            if self._next_in_list(llama, prompt) < MORE_CALLS_THRESHOLD:
+                break
+            head = ", " + item_open
+        return calls
+
+    def _grammar_for(self, schema: dict) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        key = json.dumps(schema, sort_keys=True)
+        if self._grammar_key != key:
+            self._grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            self._grammar_key = key
+        return self._grammar
+
+    def _next_in_list(self, llama: Any, tokens: list[int]) -> float:
+        """After a call in the list: P(a comma) / P(a comma or the list's end), evaluating only what the KV
+        cache lacks."""
+        reused = reusable(llama, tokens)
+        rewind(llama, reused)
+        llama.eval(tokens[reused:])
+        comma = probability(llama, self._comma_ids)
+        end = probability(llama, self._list_end_ids)
+        return comma / (comma + end) if comma + end > 0 else 0.0
