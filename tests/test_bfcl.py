@@ -10,6 +10,7 @@ import pytest
 
 from assistant.bfcl.data import load, sample
 from assistant.bfcl.plugin import plugin_file
+from assistant.bfcl.runners import prose_full
 from assistant.bfcl.score import score
 from assistant.tools import ToolRegistry
 
@@ -131,6 +132,17 @@ def test_counts_order_and_irrelevance() -> None:
     assert score("irrelevance", [fn], [], []) is None
     assert score("irrelevance", [fn], [{"get_time": {}}], []) is None  # a built-in is not the case's function
     assert score("irrelevance", [fn], both[:1], []) == "called math.factorial"
+
+
+def test_both_sides_stop_at_forty_words_of_prose_but_never_inside_a_call() -> None:
+    words = " ".join(["word"] * 39)
+    assert not prose_full(words) and prose_full(words + " more")
+    call = '<tool_call>{"name": "math.factorial", "arguments": {"number": 5}}</tool_call>'
+    assert not prose_full(f"{call} {words}")  # the call's words are not prose
+    assert prose_full(f"{call} {words} more")
+    # A call being written, fenced or tagged, or an answer that is JSON, is never cut.
+    for start in ("<tool_call>", "Here: ```json\n", '{"name": "math.factorial", "arguments": {'):
+        assert not prose_full(start + " ".join(['"k": 1,'] * 60))
 
 
 def test_the_same_seed_samples_the_same_cases() -> None:

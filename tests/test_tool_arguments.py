@@ -14,7 +14,7 @@ from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.llm.toolcall import ToolCall
 from assistant.store import ConversationStore
-from assistant.tools.grounding import ground, invented, said_words
+from assistant.tools.grounding import adds_something, ground, invented, said_words
 
 # A plugin whose docstring examples tempt the model: both tools take optional text the request may not say.
 PLUGIN = '''
@@ -179,3 +179,18 @@ def test_the_conversation_counts_but_not_only_this_request() -> None:
     # "And tomorrow?" after a question about Paris may name Paris: it was said in the conversation.
     said = said_words(["What's the weather in Paris?", "It is sunny in Paris.", "And tomorrow?"])
     assert not invented("Paris", said, "get_weather")
+
+
+def test_another_call_in_one_answer_must_do_more_than_those_before() -> None:
+    said = said_words(["What is the weather in Paris and in Oslo, and the time in Tokyo?"])
+    paris = ToolCall("get_weather", {"city": "Paris"})
+    earlier = [paris]
+    assert adds_something(ToolCall("get_weather", {"city": "Oslo"}), earlier, said)  # a place said, unused
+    assert adds_something(ToolCall("get_time", {"city": "Tokyo"}), earlier, said)  # another tool
+    assert not adds_something(ToolCall("get_weather", {"city": "Paris", "units": "metric"}), earlier, said)
+    assert not adds_something(ToolCall("get_weather", {"city": "Berlin"}), earlier, said)  # nobody said it
+    circles = said_words(["The area of two circles, with a radius of 5 and of 10 metres."])
+    areas = [ToolCall("area", {"radius": 5}), ToolCall("area", {"radius": 10})]
+    assert adds_something(areas[1], areas[:1], circles)
+    assert not adds_something(ToolCall("area", {"radius": 15}), areas, circles)
+

@@ -4,12 +4,17 @@ Sori: the functions are written into a plugin folder and picked up like a file t
 question goes through the same path as a typed message (router, fast path, model, grammar) with tools in
 dry-run mode. Bare: llama-cpp-python with the model's own chat template and the case's functions as OpenAI
 tools, greedy like Sori's tool decisions; the calls it writes are parsed from its text.
+
+Both sides stop at the same point: once an answer has PROSE_WORDS words of prose (calls are not prose).
+Only the calls are scored, and a model that has written that much without calling is answering in words;
+before this rule most of the bench's time went into answers nobody read (up to max_tokens on the bare side).
 """
 
 from __future__ import annotations
 
 import copy
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,30 @@ from assistant.core import Assistant
 from assistant.store import ConversationStore
 
 _JSON_TYPES = {"dict": "object", "float": "number", "tuple": "array", "any": "string"}
+PROSE_WORDS = 40  # an answer is cut here on both sides: by then it is words, not a call
+
+
+def prose_full(text: str) -> bool:
+    """Whether an answer so far has PROSE_WORDS words outside anything that is or may become a call."""
+    return len(_prose(text).split()) >= PROSE_WORDS
+
+
+def _prose(text: str) -> str:
+    """The text without its tagged or fenced calls; a call still open, or a bare JSON answer, is no prose."""
+    from assistant.llm.toolcall import TOOL_CLOSE, TOOL_OPEN
+
+    if text.lstrip().startswith(("{", "[")):
+        return ""
+    out, rest = "", text
+    for opening, closing in ((TOOL_OPEN, TOOL_CLOSE), ("```", "```")):
+        out, rest = "", out + rest
+        while opening in rest:
+            head, _, rest = rest.partition(opening)
+            out += head
+            _, closed, rest = rest.partition(closing)
+            if not closed:
+                break
+    return out + rest
 
 
 def openai_parameters(schema: Any) -> Any:
@@ -72,7 +101,15 @@ class SoriRunner:
     def calls(self, case: Case, names: dict[str, str]) -> list[Call]:
         store = self.assistant.store
         conv = store.new_conversation(title=f"bfcl {case.id}")
-        reply = self.assistant.reply(conv.id, case.question)
+        said: list[str] = []
+        enough = threading.Event()
+
+        def on_delta(delta: str) -> None:  # prose only: a tagged call is held back until it is written
+            said.append(delta)
+            if prose_full("".join(said)):
+                enough.set()
+
+        reply = self.assistant.reply(conv.id, case.question, on_delta=on_delta, cancel=enough)
         return [{names.get(c["name"], c["name"]): c.get("arguments", {})} for c in reply.tool_calls]
 
 
@@ -114,8 +151,12 @@ class BareRunner:
             for f in case.functions
         ]
         prompt = self.format(messages=case.messages, tools=tools)
-        out = self.llama.create_completion(
-            prompt.prompt, max_tokens=self.max_tokens, temperature=0.0, stop=prompt.stop
+        stream = self.llama.create_completion(
+            prompt.prompt, max_tokens=self.max_tokens, temperature=0.0, stop=prompt.stop, stream=True
         )
-        text = out["choices"][0]["text"]  # type: ignore[index]
+        text = ""
+        for chunk in stream:
+            text += chunk["choices"][0]["text"]  # type: ignore[index]
+            if prose_full(text):
+                break  # leaving the loop ends the generation
         return [{c.name: c.arguments} for c in parse_tool_calls(text)]

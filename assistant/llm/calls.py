@@ -8,15 +8,19 @@ one CallWriter and uses it under its lock.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from assistant.llm.kvcache import probability, reusable, rewind
-from assistant.llm.toolcall import TOOL_CLOSE, TOOL_OPEN, call_schema, parse_tool_calls
+from assistant.llm.toolcall import TOOL_CLOSE, TOOL_OPEN, ToolCall, call_schema, parse_tool_calls
 
 MAX_CALLS = 5  # tool calls the model may write in one answer
-# P(another call) after a call, against the list's end. On BFCL's development cases a single request stayed
-# below 0.001 and several requests were 0.0035 to 0.9999; 0.01 keeps a tenfold margin from a second timer.
-MORE_CALLS_THRESHOLD = 0.01
+# P(another call) after a call, against the list's end, at which another is written. On BFCL's development
+# cases single requests stayed below 0.001, and requests for several things went on at 0.00086 to 0.9999:
+# the probability cannot tell "one more" from "done" on its own, so the call written is judged too (`adds`).
+MORE_CALLS_THRESHOLD = 0.001
+
+Adds = Callable[[ToolCall, list[ToolCall]], bool]  # another call, the calls before it: keep it?
 
 
 class CallWriter:
@@ -35,7 +39,9 @@ class CallWriter:
         self._comma_ids = [i for i, t in enumerate(texts) if t.startswith(",")]
         self._list_end_ids = [i for i, t in enumerate(texts) if t.startswith("]")]
 
-    def write(self, llama: Any, prompt: list[int], preamble: str, tools: list[dict]) -> list:
+    def write(
+        self, llama: Any, prompt: list[int], preamble: str, tools: list[dict], adds: Adds | None = None
+    ) -> list:
         """Generate calls' JSON under a grammar: a known tool name, arguments matching its schema.
 
         With one tool the name is not the model's to choose: it goes into the prompt with the call's
@@ -43,7 +49,8 @@ class CallWriter:
         The calls are written as a JSON list, so that the model can ask for several ("the weather in Paris
         and in Oslo"): after a tagged call it all but never writes a second tag, and it crams both places
         into one argument; in a list it writes one place per call. After each call, P(a comma rather than
-        the list's end) at least MORE_CALLS_THRESHOLD means another, up to MAX_CALLS.
+        the list's end) at least MORE_CALLS_THRESHOLD means another is written, up to MAX_CALLS; it is kept
+        when `adds` says it does more than the ones before it (and is not one of them).
         """
         item_open = ""
         closing = ""
@@ -64,7 +71,7 @@ class CallWriter:
             )
             text = out["choices"][0]["text"] + closing  # type: ignore[index]
             found = parse_tool_calls(TOOL_OPEN + item_open + text + TOOL_CLOSE)
-            if not found or found[0] in calls:
+            if not found or found[0] in calls or (calls and adds is not None and not adds(found[0], calls)):
                 break
             calls.append(found[0])
             prompt = prompt + llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)

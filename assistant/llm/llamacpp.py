@@ -18,7 +18,7 @@ from typing import Any
 from assistant import interrupt
 from assistant.errors import EngineError, InputError
 from assistant.llm import ChatMessage, Generation, Prefilled
-from assistant.llm.calls import CallWriter
+from assistant.llm.calls import Adds, CallWriter
 from assistant.llm.chatformat import GGUF_TEMPLATE, make_formatter, with_tool_prompt
 from assistant.llm.decide import TOOL_RULE, CallDecision, call_start_ids
 from assistant.llm.kvcache import probability, reusable, rewind
@@ -364,7 +364,7 @@ class LlamaCppChat:
                 preamble = text[: text.index(TOOL_OPEN)] if TOOL_OPEN in text else ""
                 if len(preamble) > shown:
                     yield preamble[shown:]
-                gen.tool_calls = self._calls.write(llama, tokens, preamble, tools)
+                gen.tool_calls = self._calls.write(llama, tokens, preamble, tools, _adds(messages))
                 gen.stats.finish_reason = "tool_calls"
                 return
             held_json = text.lstrip().startswith(("{", "```", "["))
@@ -393,4 +393,13 @@ class LlamaCppChat:
         with self._lock:
             llama = self._load_locked()
             tokens, _, _, _ = self.fit(messages, max_tokens, offered or [tool])
-            return self._calls.write(llama, tokens, "", [tool])
+            return self._calls.write(llama, tokens, "", [tool], _adds(messages))
+
+
+def _adds(messages: Sequence[ChatMessage]) -> Adds:
+    """Another call is kept when it does more with the request (the last user message) than those before."""
+    from assistant.tools.grounding import adds_something, said_words
+
+    request = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    said = said_words([request])
+    return lambda call, earlier: adds_something(call, earlier, said)

@@ -87,6 +87,24 @@ def ground(call: ToolCall, tool: dict[str, Any] | None, said: set[str]) -> ToolC
     return call if kept == call.arguments else ToolCall(call.name, kept)
 
 
+def adds_something(call: ToolCall, earlier: list[ToolCall], said: set[str]) -> bool:
+    """Whether another call in the same answer does more than the earlier ones: another tool, or a value
+    the user said that they left out ("Paris and Oslo": Oslo). Asked for one thing, a small model given the
+    chance writes the same call again with a word changed, or with a place nobody named."""
+    if all(e.name != call.name for e in earlier):
+        return True
+    used = set().union(*(_value_words(e.arguments) for e in earlier))
+    return bool((_value_words(call.arguments) - used) & said)
+
+
+def _value_words(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set().union(set(), *(_value_words(v) for v in value.values()))
+    if isinstance(value, list | tuple):
+        return set().union(set(), *(_value_words(v) for v in value))
+    return _words(str(value)) if value is not None else set()
+
+
 def ground_calls(calls: Iterable[ToolCall], tools: list[dict[str, Any]], texts: Iterable[str]) -> list | None:
     """Each call grounded in `texts` (the conversation so far), or None if one made up a required argument."""
     said = said_words(texts)
