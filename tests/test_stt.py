@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import jiwer
 import numpy as np
 import pytest
 
@@ -156,3 +157,34 @@ def test_language_detected_with_one_encoder_pass(multilingual_stt, shared, start
     assert words in norm(result.text)
     again = multilingual_stt.transcribe(audio.copy())  # the same clip (the speculative pass, then the turn)
     assert again.text == result.text and model.encodes - before == 1
+
+
+def test_questions_are_heard_as_well_in_a_short_window_as_in_whisper_s_30_s(engines, shared):
+    # A question (at most 9 s) is encoded in a 10 s window: a fraction of the 30 s encoder's time. It must
+    # lose nothing: the shared questions and the pause set against faster-whisper's own 30 s transcription.
+    from assistant.stt.short import transcribe_short
+
+    stt = engines[0]
+    stt.load()
+    whisper = stt._whisper
+    pauses = Path(__file__).parent / "data" / "pauses"
+    utterances = shared / "eval" / "utterances"
+    texts = [line.split("\t") for line in (utterances / "transcripts.tsv").read_text().splitlines() if line]
+    clips = [(utterances / f, t) for f, t in texts]
+    for row in (pauses / "pauses.tsv").read_text().splitlines()[1::4]:  # a quarter of the set, both kinds
+        name, _kind, text = row.split("\t")[:3]
+        clips.append((pauses / name, text))
+    refs, short, full = [], [], []
+    for path, text in clips:
+        audio = decode_file(path)
+        result = transcribe_short(whisper, audio, language="en", translate=False, beam_size=1)
+        assert result is not None, path.name  # a confident result, in English
+        segments, _ = whisper.transcribe(audio, language="en", beam_size=1, condition_on_previous_text=False)
+        refs.append(norm(text))
+        short.append(norm(result[0]))
+        full.append(norm(" ".join(s.text for s in segments)))
+    assert jiwer.wer(refs, short) <= jiwer.wer(refs, full) + 0.01, list(zip(refs, short, full, strict=True))
+    # Longer than the window allows (11 s): the usual path.
+    jfk = decode_file(shared / "audio" / "jfk.flac")
+    assert transcribe_short(whisper, jfk, language="en", translate=False, beam_size=1) is None
+    assert "ask not what your country can do for you" in norm(stt.transcribe(jfk).text)

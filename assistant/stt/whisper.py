@@ -15,6 +15,7 @@ from assistant.audio.decode import SAMPLE_RATE, check_samples, decode_file
 from assistant.errors import EngineError, InputError
 from assistant.models import ResolvedModel
 from assistant.stt import Segment, Transcription
+from assistant.stt.short import transcribe_short
 
 # Below this peak level the input is digital silence; Whisper tends to invent words for it.
 _SILENCE_PEAK = 1e-3
@@ -132,6 +133,13 @@ class WhisperSTT:
             return Transcription("", language or "en", 0.0, duration, ())
         with self._lock:
             whisper = self._load_locked()
+            short = transcribe_short(
+                whisper, samples, language=language, translate=translate, beam_size=self.beam_size
+            )
+            if short is not None:
+                text, lang, probability = short
+                segs = (Segment(0.0, duration, text),) if text else ()
+                return Transcription(text, lang, probability, duration, segs)
             segments, info = whisper.transcribe(
                 samples,
                 language=language or ("en" if not self.multilingual else None),

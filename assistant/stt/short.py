@@ -1,0 +1,67 @@
+"""A spoken question in one short encoder window instead of Whisper's 30 s one.
+
+faster-whisper pads every clip to 30 s before the encoder, whose cost grows faster than the window: on a
+2-core CPU whisper-base took about 600 ms to encode 30 s and 70 ms to encode 10 s, and the encoder was most
+of a question's transcription. CTranslate2 encodes shorter windows, so a clip that fits SHORT_WINDOW_S with
+a second to spare is encoded alone and decoded greedily (or with the configured beams) in one pass, with
+faster-whisper's own tokenizer and suppressed tokens. Its safety nets stay: a result faster-whisper would
+have retried (repetitive text, low average log-probability) is not used, and the caller transcribes the
+clip the usual way. Measured on the pause set and the shared questions (56 clips): whisper-base WER 0.082
+in the short window against 0.084 in 30 s, whisper-tiny.en 0.100 against 0.108.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from assistant.audio.decode import SAMPLE_RATE
+
+SHORT_WINDOW_S = 10
+SHORT_MAX_S = SHORT_WINDOW_S - 1  # a second of padding after the speech, as Whisper saw in training
+# faster-whisper's defaults for retrying a window at a higher temperature
+_COMPRESSION_LIMIT = 2.4
+_LOGPROB_LIMIT = -1.0
+
+
+def transcribe_short(
+    whisper: Any, samples: np.ndarray, *, language: str | None, translate: bool, beam_size: int
+) -> tuple[str, str, float] | None:
+    """(text, language, its probability) for a clip of at most SHORT_MAX_S, or None: use the full path."""
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+    if len(samples) > SHORT_MAX_S * SAMPLE_RATE:
+        return None
+    extractor = whisper.feature_extractor
+    frames = SHORT_WINDOW_S * SAMPLE_RATE // extractor.hop_length
+    features = pad_or_trim(extractor(samples), frames)
+    encoded = whisper.encode(features)
+    multilingual = bool(whisper.model.is_multilingual)
+    probability = 1.0
+    if multilingual and language is None:
+        token, probability = whisper.model.detect_language(encoded)[0][0]
+        language = token[2:-2]
+    tokenizer = Tokenizer(
+        whisper.hf_tokenizer,
+        multilingual,
+        task="translate" if translate else "transcribe",
+        language=language or "en",
+    )
+    result = whisper.model.generate(
+        encoded,
+        [[*tokenizer.sot_sequence, tokenizer.no_timestamps]],
+        beam_size=beam_size,
+        max_length=200,
+        return_scores=True,
+        suppress_blank=True,
+        suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+    )[0]
+    tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+    text = tokenizer.decode(tokens).strip()
+    avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+    if avg_logprob < _LOGPROB_LIMIT or get_compression_ratio(text) > _COMPRESSION_LIMIT:
+        return None
+    return text, tokenizer.language_code, float(probability)
