@@ -186,7 +186,9 @@ def test_another_call_in_one_answer_must_do_more_than_those_before() -> None:
     paris = ToolCall("get_weather", {"city": "Paris"})
     earlier = [paris]
     assert adds_something(ToolCall("get_weather", {"city": "Oslo"}), earlier, said)  # a place said, unused
-    assert adds_something(ToolCall("get_time", {"city": "Tokyo"}), earlier, said)  # another tool
+    assert adds_something(ToolCall("get_time", {"city": "Tokyo"}), earlier, said)  # another tool, named
+    assert not adds_something(ToolCall("list_timers", {}), earlier, said)  # another tool nobody asked for
+    assert not adds_something(ToolCall("search_notes", {"query": "Paris"}), earlier, said)
     assert not adds_something(ToolCall("get_weather", {"city": "Paris", "units": "metric"}), earlier, said)
     assert not adds_something(ToolCall("get_weather", {"city": "Berlin"}), earlier, said)  # nobody said it
     circles = said_words(["The area of two circles, with a radius of 5 and of 10 metres."])

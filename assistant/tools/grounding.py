@@ -88,13 +88,12 @@ def ground(call: ToolCall, tool: dict[str, Any] | None, said: set[str]) -> ToolC
 
 
 def adds_something(call: ToolCall, earlier: list[ToolCall], said: set[str]) -> bool:
-    """Whether another call in the same answer does more than the earlier ones: another tool, or a value
-    the user said that they left out ("Paris and Oslo": Oslo). Asked for one thing, a small model given the
-    chance writes the same call again with a word changed, or with a place nobody named."""
-    if all(e.name != call.name for e in earlier):
-        return True
-    used = set().union(*(_value_words(e.arguments) for e in earlier))
-    return bool((_value_words(call.arguments) - used) & said)
+    """Whether another call in the same answer does something the user asked that the earlier ones did
+    not: a value of the request they left out ("Paris and Oslo": Oslo), or a tool the request names
+    ("the weather and the time in Tokyo": get_time). Given the chance, a small model asked for one thing
+    writes the same call again with a word changed, a place nobody named, or tools nobody asked for."""
+    done = set().union(*(_words(e.name) | _value_words(e.arguments) for e in earlier))
+    return bool(((_words(call.name) | _value_words(call.arguments)) - done) & said)
 
 
 def _value_words(value: Any) -> set[str]:
