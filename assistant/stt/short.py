@@ -1,14 +1,14 @@
-"""A spoken question in one short encoder window instead of Whisper's 30 s one.
+"""A spoken question in one shorter encoder window instead of Whisper's 30 s one.
 
 faster-whisper pads every clip to 30 s before the encoder, whose cost grows faster than the window: on a
-2-core CPU whisper-base took about 600 ms to encode 30 s and 70 ms to encode 10 s, and the encoder was most
-of a question's transcription. CTranslate2 encodes shorter windows, so a clip that fits SHORT_WINDOW_S with
-a second to spare is encoded alone and decoded greedily (or with the configured beams) in one pass, with
-faster-whisper's own tokenizer and suppressed tokens. Its safety nets stay: a result faster-whisper would
-have retried (repetitive text, low average log-probability), or a language the short window is not sure
-of, is not used, and the caller transcribes the clip the usual way. Measured on the pause set and the
-shared questions (56 clips): whisper-base WER 0.082 in the short window against 0.084 in 30 s,
-whisper-tiny.en 0.100 against 0.108.
+2-core CPU whisper-base took about 600 ms to encode 30 s, 120 ms for 15 s and 70 ms for 10 s, and the
+encoder was most of a question's transcription. CTranslate2 encodes shorter windows, so a clip that fits
+SHORT_WINDOW_S with a second to spare is encoded alone and decoded in one pass, with faster-whisper's own
+tokenizer and suppressed tokens. Its safety nets stay: a result faster-whisper would have retried
+(repetitive text, low average log-probability), or a language the short window is not sure of, is not
+used, and the caller transcribes the clip the usual way. 15 s rather than 10: in 10 s whisper-tiny.en
+heard "Set a timer for five seconds." (espeak) as "Set at timer 45 seconds". On the pause set, the shared
+questions and that clip (57): whisper-base WER 0.080 in 15 s against 0.084 in 30 s, tiny.en 0.104 / 0.108.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from assistant.audio.decode import SAMPLE_RATE
 
-SHORT_WINDOW_S = 10
+SHORT_WINDOW_S = 15
 SHORT_MAX_S = SHORT_WINDOW_S - 1  # a second of padding after the speech, as Whisper saw in training
 # faster-whisper's defaults for retrying a window at a higher temperature
 _COMPRESSION_LIMIT = 2.4
