@@ -134,7 +134,8 @@ def test_the_watcher_still_reloads_at_once_and_stops_a_file_edited_to_loop(
         assert took < 1.5  # the checker is kept while watching: an edit is live within a second or so
         path.write_text(LOOPS)
         wait_for(lambda: any(e.file.name == "good.py" for e in registry.errors), 5)
-        assert [e.line for e in registry.errors] == [4] and registry.tools == {}
+        # Stuck in the loop: on the `while` (line 3) or in its body (line 4), as the dump's moment falls.
+        assert [e.line for e in registry.errors] in ([3], [4]) and registry.tools == {}
         before = time.process_time()
         time.sleep(1.0)
         assert time.process_time() - before < 0.2
