@@ -13,6 +13,7 @@ before this rule most of the bench's time went into answers nobody read (up to m
 from __future__ import annotations
 
 import copy
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -27,6 +28,7 @@ from assistant.store import ConversationStore
 
 _JSON_TYPES = {"dict": "object", "float": "number", "tuple": "array", "any": "string"}
 PROSE_WORDS = 40  # an answer is cut here on both sides: by then it is words, not a call
+_CLOSED_CALL = re.compile(r"<tool_call>.*?</tool_call>|```.*?```", re.S)
 
 
 def prose_full(text: str) -> bool:
@@ -36,20 +38,14 @@ def prose_full(text: str) -> bool:
 
 def _prose(text: str) -> str:
     """The text without its tagged or fenced calls; a call still open, or a bare JSON answer, is no prose."""
-    from assistant.llm.toolcall import TOOL_CLOSE, TOOL_OPEN
+    from assistant.llm.toolcall import TOOL_OPEN
 
     if text.lstrip().startswith(("{", "[")):
         return ""
-    out, rest = "", text
-    for opening, closing in ((TOOL_OPEN, TOOL_CLOSE), ("```", "```")):
-        out, rest = "", out + rest
-        while opening in rest:
-            head, _, rest = rest.partition(opening)
-            out += head
-            _, closed, rest = rest.partition(closing)
-            if not closed:
-                break
-    return out + rest
+    text = _CLOSED_CALL.sub(" ", text)
+    for opening in (TOOL_OPEN, "```"):  # one still being written: what comes after it is no prose
+        text = text.partition(opening)[0]
+    return text
 
 
 def openai_parameters(schema: Any) -> Any:
@@ -118,19 +114,14 @@ class BareRunner:
 
     def __init__(self, model_path: Path, *, n_ctx: int, n_threads: int, max_tokens: int) -> None:
         import llama_cpp
-        from llama_cpp import llama_chat_format as lcf
+
+        from assistant.llm.chatformat import GGUF_TEMPLATE, make_formatter
 
         self.llama = llama_cpp.Llama(
             model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=0, verbose=False
         )
-        template = self.llama.metadata.get("tokenizer.chat_template", "")
-        eos, bos = self.llama.token_eos(), self.llama.token_bos()
-        self.format = lcf.Jinja2ChatFormatter(
-            template=template,
-            eos_token=self.llama._model.token_get_text(eos) if eos != -1 else "",
-            bos_token=self.llama._model.token_get_text(bos) if bos != -1 else "",
-            stop_token_ids=[eos],
-        )
+        # The model's own template, rendered by llama-cpp-python's formatter as Sori's chat model does.
+        self.format, _ = make_formatter(self.llama, GGUF_TEMPLATE, model_path.name)
         self.max_tokens = max_tokens
 
     def close(self) -> None:

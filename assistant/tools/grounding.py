@@ -98,9 +98,9 @@ def adds_something(call: ToolCall, earlier: list[ToolCall], said: set[str]) -> b
 
 def _value_words(value: Any) -> set[str]:
     if isinstance(value, dict):
-        return set().union(set(), *(_value_words(v) for v in value.values()))
+        return set().union(*(_value_words(v) for v in value.values()))
     if isinstance(value, list | tuple):
-        return set().union(set(), *(_value_words(v) for v in value))
+        return set().union(*(_value_words(v) for v in value))
     return _words(str(value)) if value is not None else set()
 
 
