@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from assistant.text.normalize import CODE_PHRASE, normalize_for_speech
+from assistant.text.markdown import CODE_PHRASE
+from assistant.text.normalize import normalize_for_speech
 
 CASES: list[tuple[str, str]] = [
     # markdown

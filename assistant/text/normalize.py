@@ -1,8 +1,8 @@
 """Turn assistant text (often markdown from an LLM) into plain English words a TTS voice reads naturally.
 
-Everything is a table of compiled regexes applied in a fixed order: markdown first (so markup never
-reaches later passes), then things that contain digits and punctuation in special shapes (URLs,
-dates, times, money, units), and plain numbers last.
+Everything is a table of compiled regexes applied in a fixed order: markdown first (markdown.py, so
+markup never reaches later passes), then things that contain digits and punctuation in special shapes
+(URLs, dates, times, money, units), and plain numbers last.
 """
 
 import re
@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from num2words import num2words
 
-CODE_PHRASE = "Here is some code."
+from assistant.text.markdown import markdown_to_text
 
 _Repl = str | Callable[[re.Match[str]], str]
 
@@ -60,55 +60,6 @@ def _end_dot(m: re.Match[str]) -> str:
 
 # A number starts only where a digit run starts, so regexes never retry inside long digit strings.
 _NUM = r"(?:(?<![\w.])[-−])?(?<!\d)(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?"
-
-
-_INLINE: list[tuple[re.Pattern[str], _Repl]] = [
-    (re.compile(p, f), r)
-    for p, r, f in [
-        (r"```([^`\n]+)```", r"\1", 0),  # one-line "fence" is just inline code
-        (r"^[ \t]*(`{3,}|~{3,})[^\n]*\n?.*?(?:^[ \t]*\1[ \t]*$|\Z)", f"\n\n{CODE_PHRASE}\n\n", re.M | re.S),
-        (r"`([^`\n]+)`", r"\1", 0),
-        (r"!\[[^\]]*\]\([^)]*\)", "", 0),
-        (r"\[([^\]]+)\]\([^)]*\)", r"\1", 0),
-        (r"\[([^\]]+)\]\[[^\]]*\]", r"\1", 0),
-        (r"<((?:https?|ftp)://[^>\s]+|[^>\s@]+@[^>\s]+)>", r"\1", 0),
-        (r"<br\s*/?>", "\n", re.I),
-        (r"</?(?:p|div|span|[biu]|em|strong|code|pre|su[pb]|[uo]l|li|t[rdh]|table|h\d)\b[^>]*>", " ", re.I),
-        (r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", r"\2", 0),
-        (r"~~(?=\S)(.+?)(?<=\S)~~", r"\1", 0),
-        (r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])", r"\1", 0),
-        (r"(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)", r"\1", 0),
-    ]
-]
-_HEADING_RE = re.compile(r"#{1,6}(?:\s+(.*?))?(?:\s+#+)?\s*")
-_LIST_RE = re.compile(r"(?:[-*+•]|\d{1,3}[.)])(?:\s+(?:\[[ xX]\]\s+)?(.*))?")  # bare marker: empty item
-_QUOTE_RE = re.compile(r"^(?:>\s?)+")
-_RULE_RE = re.compile(r"([-*_])(?:\s*\1){2,}|\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?")
-
-
-def _sentence(text: str) -> str:
-    """End a list item, heading or table row with a period so the voice pauses after it."""
-    text = text.strip()
-    return text + "." if text and text.rstrip("\"')]”’")[-1:] not in ".!?:;…" else text
-
-
-def _markdown(text: str) -> str:
-    for pattern, repl in _INLINE:
-        text = pattern.sub(repl, text)
-    lines: list[str] = []
-    for raw in text.splitlines():
-        line = _QUOTE_RE.sub("", raw.strip()).strip()
-        if _RULE_RE.fullmatch(line):
-            continue
-        if line.startswith("|"):  # table row: read the cells as one sentence
-            line = _sentence(", ".join(c.strip() for c in line.strip("|").split("|") if c.strip()))
-        elif m := _HEADING_RE.fullmatch(line) or _LIST_RE.fullmatch(line):
-            line = _sentence(m.group(1) or "")
-        lines.append(line)
-    parts = [" ".join(p.split()) for p in re.split(r"\n\s*\n", "\n".join(lines))]
-    parts = [p for p in parts if p]
-    # A paragraph break is a pause: close every paragraph but the last with a period.
-    return " ".join(_sentence(p) if i < len(parts) - 1 else p for i, p in enumerate(parts))
 
 
 _DROP_CATEGORIES = {"So", "Sk", "Co", "Cs", "Cn"}
@@ -436,7 +387,7 @@ _TIDY = [
 
 
 def _speak(text: str) -> str:
-    out = "".join(filter(_keep, _markdown(text)))
+    out = "".join(filter(_keep, markdown_to_text(text)))
     for pattern, repl in _COMPILED:
         out = pattern.sub(repl, out)
     for pattern, repl in _TIDY:
