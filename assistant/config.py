@@ -164,6 +164,12 @@ class VoiceSettings(_Section):
         le=1.0,
         description="the chat model's probability that the user's turn is over, above which it ends early",
     )
+    turn_hold_threshold: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="after end_silence_ms of silence, the probability below which Sori waits as long again",
+    )
     barge_in: bool = Field(True, description="speaking while Sori talks interrupts it (off for loudspeakers)")
     echo_margin: float = Field(
         2.0, ge=1.0, le=20.0, description="the simple canceller's margin (the baseline of sori bench echo)"

@@ -234,6 +234,43 @@ def test_a_pause_the_model_calls_unfinished_holds_the_turn_despite_the_question_
     assert start.turn.transcript == "What is seven times twelve?"  # one answer, to the whole question
 
 
+def test_a_whole_request_the_model_doubts_is_answered_at_the_end_of_turn_silence_not_held():
+    # The default model gives "Set a timer for ten minutes." 0.03: too little to answer at the short
+    # silence, but after the whole end-of-turn silence only words very likely to go on hold the turn.
+    talk = Talk(guess=lambda text: 0.03 if text.endswith("minutes.") else 0.0002)
+    talk.speech(101.0)
+    talk.pause(102.0, heard="Set a timer for ten minutes.")
+    assert not talk.started()
+    (start,) = of(talk.end(102.0), msg.StartAnswer)
+    assert round(start.turn.decided - start.turn.speech_end, 3) == 0.7
+    assert start.turn.turn_end_guess == 0.03
+    # "Set a timer" (0.0002) is held for as long again.
+    talk = Talk(guess=lambda text: 0.03 if text.endswith("minutes.") else 0.0002)
+    talk.speech(101.0)
+    talk.pause(102.0, heard="Set a timer.")
+    assert not of(talk.end(102.0), msg.StartAnswer)
+    held_until = talk.machine.next_deadline()
+    assert held_until is not None and round(held_until - talk.clock.now(), 3) == 0.7
+
+
+def test_bare_words_the_model_finds_whole_are_answered_at_the_end_of_turn_silence():
+    # Whisper left out the question mark; the model finds the question whole (0.95 on the default model).
+    guesses = {"How warm is it in Rome today": 0.95, "What's the weather": 0.03}
+    talk = Talk(guess=guesses.get)
+    talk.speech(101.0)
+    talk.pause(102.0, heard="How warm is it in Rome today")
+    assert not talk.started()  # no punctuation: not answered at the short silence
+    (start,) = of(talk.end(102.0), msg.StartAnswer)
+    assert round(start.turn.decided - start.turn.speech_end, 3) == 0.7
+    # Bare words it doubts (below turn_end_threshold) are held, as are words that need more.
+    for heard in ("What's the weather", "What's the weather in"):
+        talk = Talk(guess=guesses.get)
+        talk.speech(101.0)
+        talk.pause(102.0, heard=heard)
+        assert not of(talk.end(102.0), msg.StartAnswer), heard
+        assert talk.machine.next_deadline() is not None
+
+
 def test_an_ended_turn_waits_for_the_guess_only_so_long():
     talk = Talk(guess=None)
     talk.speech(101.0)

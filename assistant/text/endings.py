@@ -38,13 +38,18 @@ _UNFINISHED_WORDS = {
 def sounds_unfinished(text: str) -> bool:
     """Whether a transcript stops mid-sentence (a trailing comma, or a word that needs a continuation)."""
     text = text.strip()
+    # Whisper ends a finished sentence with punctuation; bare words mean it heard a pause mid-sentence.
+    return stops_mid_phrase(text) or (bool(text) and text[-1].isalnum())
+
+
+def stops_mid_phrase(text: str) -> bool:
+    """A trailing comma, dash or ellipsis, or a last word that needs a continuation ("for", "and")."""
+    text = text.strip()
     if not text:
         return False
     if text[-1] in ",;:-–—" or text.endswith(("...", "…")):
         return True
-    last = re.sub(r"[^a-z']", "", text.split()[-1].lower())
-    # Whisper ends a finished sentence with punctuation; bare words mean it heard a pause mid-sentence.
-    return text[-1].isalnum() or last in _UNFINISHED_WORDS
+    return re.sub(r"[^a-z']", "", text.split()[-1].lower()) in _UNFINISHED_WORDS
 
 
 def is_clear_question(text: str) -> bool:
@@ -54,4 +59,4 @@ def is_clear_question(text: str) -> bool:
     return text.endswith("?") and len(text.split()) >= 3
 
 
-__all__ = ["is_clear_question", "sounds_unfinished"]
+__all__ = ["is_clear_question", "sounds_unfinished", "stops_mid_phrase"]

@@ -21,7 +21,7 @@ from assistant.audio.vad import SpeculativeEnd, SpeechResumed, SpeechStarted, Tu
 from assistant.config import VoiceSettings
 from assistant.events import ErrorEvent, Event, StateChanged, TranscriptReady, UserSpeechStarted
 from assistant.questions import AnsweredBy
-from assistant.text.endings import is_clear_question, sounds_unfinished
+from assistant.text.endings import is_clear_question, sounds_unfinished, stops_mid_phrase
 from assistant.text.yesno import parse_yes_no
 from assistant.turns import messages as msg
 from assistant.turns.messages import TurnRecord
@@ -247,18 +247,28 @@ class TurnTaker:
                 self._stop_hearing()
             return
         may_wait = len(closing.audio) < MAX_TURN_S * SAMPLE_RATE and not self._source_ended
-        if may_wait and text and not sounds_unfinished(text) and text not in self._guesses:
+        if may_wait and text and not stops_mid_phrase(text) and text not in self._guesses:
             # The guess decides: answer now, or wait longer.
             self._deciding = Deciding(closing, text, duration_s, self.clock.now() + GUESS_WAIT_S)
             self._guess(closing.key, text)
             return
-        guess = self._guesses.get(text)
-        unsure = guess is not None and guess < self.voice.turn_end_threshold
-        if may_wait and (sounds_unfinished(text) or unsure):
+        if may_wait and self._may_go_on(text):
             deadline = None if self._speaking else self.clock.now() + self.voice.end_silence_ms / 1000
             self._held = Held(closing, text, duration_s, deadline)
             return
         self._answer(text, duration_s, closing.t_speech_end, closing.t_decided, closing.hit)
+
+    def _may_go_on(self, text: str) -> bool:
+        """After the end-of-turn silence: whether the words may well go on (the turn is held open)."""
+        guess = self._guesses.get(text)
+        if stops_mid_phrase(text) or guess is None:
+            return sounds_unfinished(text)
+        if sounds_unfinished(text):  # bare words, no full stop: the guess must find them whole
+            return guess < self.voice.turn_end_threshold
+        # A pause inside a sentence this long is much rarer than a short one: only words the model finds
+        # very likely to go on hold the turn ("Set a timer.", 0.0002), not a whole request it doubts ("Set
+        # a timer for ten minutes.", 0.03 on the default model).
+        return guess < self.voice.turn_hold_threshold
 
     def _answer(self, text: str, duration_s: float, speech_end: float, decided: float, hit: bool) -> int:
         guess = self._guesses.get(text)
