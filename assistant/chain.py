@@ -242,13 +242,20 @@ def chat_messages(system_prompt: str, stored: Sequence[Message]) -> list[ChatMes
 
 
 def ground_calls(calls: list, tools: list[dict], messages: list[ChatMessage]) -> list | None:
-    """The calls without arguments nobody said in the conversation (None: a required one was made up).
+    """The calls without arguments nobody said in the conversation (None: a required one was made up),
+    and with the length of time the request names where an argument takes one (durations.py).
 
     The system prompt, where the tools' descriptions and their examples are, does not count.
     """
+    from assistant.tools.durations import exact_durations
     from assistant.tools.grounding import ground_calls as ground
 
-    return ground(calls, tools, [m.content for m in messages if m.role != "system"])
+    grounded = ground(calls, tools, [m.content for m in messages if m.role != "system"])
+    if grounded is None:
+        return None
+    request = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    by_name = {t["function"]["name"]: t for t in tools}
+    return [exact_durations(call, by_name.get(call.name), request) for call in grounded]
 
 
 def _call_key(call: ToolCall) -> str:

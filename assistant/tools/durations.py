@@ -1,0 +1,123 @@
+"""Lengths of time as people say them, put into a call exactly: a model asked for "a timer for ten minutes"
+may write duration_seconds=10 or 1200 (the small model did, 6 times in 8), while the words say 600.
+
+An integer or number argument whose name gives its unit (`duration_seconds`, `delay_minutes`, `hours`,
+`timeout_ms`) gets the one length of time the request names, converted to that unit. With none, or more
+than one ("in 5 minutes, for 10 minutes"), the model's value stands.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from assistant.llm.toolcall import ToolCall
+
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen"
+).split()
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+_WORDS = {**{w: i for i, w in enumerate(_ONES)}, **_TENS, "a": 1, "an": 1, "one": 1}
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "millisecond": 0.001,
+    "second": 1,
+    "sec": 1,
+    "minute": 60,
+    "min": 60,
+    "hour": 3600,
+    "hr": 3600,
+    "day": 86400,
+}
+
+_NUMBER = (
+    r"(?P<num>\d+(?:\.\d+)?|(?:"
+    + "|".join(_TENS)
+    + r")(?:[\s-](?:"
+    + "|".join(_ONES[1:10])
+    + r"))?|"
+    + r"a\s+couple\s+of|a\s+few|"
+    + "|".join(sorted(_WORDS, key=len, reverse=True))
+    + r")"
+)
+_UNIT = r"(?P<unit>milliseconds?|ms|seconds?|secs?|minutes?|mins?|hours?|hrs?|days?)"
+_PHRASE = re.compile(
+    r"\b(?:(?P<half>half\s+an?\s+(?:hour|minute))|"
+    + _NUMBER
+    + r"(?P<and_half>\s+and\s+a\s+half)?[\s-]+"
+    + _UNIT
+    + r"(?P<unit_half>\s+and\s+a\s+half)?)\b",
+    re.IGNORECASE,
+)
+_JOINED = re.compile(r"\s*(?:,|and)?\s*", re.IGNORECASE)
+# The unit an argument's name gives: last part of the name, or the whole of it.
+_NAME_UNIT = re.compile(r"(?:^|_)(ms|milliseconds|seconds|secs|s|minutes|mins|hours|hrs|days)$")
+
+
+def _number(text: str) -> float:
+    text = " ".join(text.lower().replace("-", " ").split())
+    if text == "a couple of":
+        return 2
+    if text == "a few":
+        return 3
+    if text[0].isdigit():
+        return float(text)
+    return sum(_WORDS[w] for w in text.split())
+
+
+def _unit(text: str) -> float:
+    text = text.lower()
+    if text == "ms" or text.startswith("milli"):
+        return _UNIT_SECONDS["ms"]
+    return next(v for k, v in _UNIT_SECONDS.items() if k != "ms" and text.startswith(k[:3]))
+
+
+def spoken_durations(text: str) -> list[float]:
+    """Each length of time the text names, in seconds: "ten minutes" 600, "an hour and a half" 5400."""
+    out: list[float] = []
+    end = -1
+    for m in _PHRASE.finditer(text):
+        if m["half"]:
+            seconds = 1800.0 if "hour" in m["half"].lower() else 30.0
+        else:
+            count = _number(m["num"]) + (0.5 if m["and_half"] or m["unit_half"] else 0.0)
+            seconds = count * _unit(m["unit"])
+        if out and _JOINED.fullmatch(text[end : m.start()]):
+            out[-1] += seconds  # "an hour and 30 minutes" is one length of time
+        else:
+            out.append(seconds)
+        end = m.end()
+    return out
+
+
+def exact_durations(call: ToolCall, tool: dict[str, Any] | None, request: str) -> ToolCall:
+    """The call with its length-of-time arguments set from the request's words, where that is exact."""
+    if tool is None:
+        return call
+    spoken = spoken_durations(request)
+    if len(spoken) != 1:
+        return call
+    props = (tool["function"].get("parameters") or {}).get("properties", {})
+    arguments = dict(call.arguments)
+    for key, value in call.arguments.items():
+        kind = (props.get(key) or {}).get("type")
+        unit = _NAME_UNIT.search(key.lower())
+        if kind not in ("integer", "number") or unit is None or isinstance(value, bool):
+            continue
+        name = unit.group(1)
+        size = _UNIT_SECONDS["ms"] if name in ("ms", "milliseconds") else 1.0 if name == "s" else _unit(name)
+        exact = spoken[0] / size
+        if kind == "integer" and abs(exact - round(exact)) > 1e-9:
+            continue  # "1.5 seconds" in whole seconds: not exact
+        arguments[key] = round(exact) if kind == "integer" else exact
+    return call if arguments == call.arguments else ToolCall(call.name, arguments)
