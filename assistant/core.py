@@ -204,12 +204,20 @@ class Assistant:
             cached = self._router = (specs, ToolRouter(specs))
         return cached[1]
 
-    def prefill(self, conversation_id: int, question: str) -> float | None:
+    def prefill(
+        self,
+        conversation_id: int,
+        question: str,
+        on_guess: Callable[[float | None], None] | None = None,
+    ) -> float | None:
         """Prepare the model for a likely question (speculative end of turn); a no-op for servers.
 
-        Returns the model's probability that the user's turn ends after these words (None: unknown).
+        Returns the model's probability that the user's turn ends after these words (None: unknown), also
+        given to `on_guess` as soon as it is known: a request the fast path will answer has its call's
+        opening evaluated after that (about 100 ms on the default model), ready for the call.
         """
         local = self.local_llm
+        turn_end = None
         if local is not None and question.strip() and len(question) <= MAX_QUESTION_CHARS:
             # The same prompt reply() will build, tool schemas included, or the work is wasted.
             tools = self.tool_schemas(question.strip())
@@ -217,8 +225,17 @@ class Assistant:
             # this the prefill evaluated that prefix from scratch, seconds longer than the reply it served.
             self.warm(tools)
             messages = [*self.history(conversation_id), ChatMessage("user", question.strip())]
-            return local.prefill(messages, self.settings.llm.max_tokens, tools or None).turn_end
-        return None
+            max_tokens = self.settings.llm.max_tokens
+            turn_end = local.prefill(messages, max_tokens, tools or None).turn_end
+            if on_guess is not None:
+                on_guess(turn_end)
+            name = self.router().confident(question.strip()) if self.settings.plugins.fast_path else None
+            tool = next((t for t in tools if t["function"]["name"] == name), None)
+            if tool is not None:
+                local.prefill_call(messages, tool, max_tokens, offered=tools)
+        elif on_guess is not None:
+            on_guess(None)
+        return turn_end
 
     def reply(
         self,

@@ -307,13 +307,20 @@ class VoiceLoop:
                 self._events.put(_Crash(exc))
 
     def _prefill(self, key: int, text: str) -> None:
-        """On the STT worker, right after the transcript it needs: the prompt, and the end-of-turn guess."""
-        turn_end = None
+        """On the STT worker, right after the transcript it needs: the prompt, and the end-of-turn guess
+        (handed on as soon as it is known; a fast-path call's opening is evaluated after it)."""
+        guessed: list[float | None] = []
+
+        def guess(turn_end: float | None) -> None:
+            guessed.append(turn_end)
+            self._events.put(msg.Prefilled(key, text, turn_end))
+
         try:
-            turn_end = self.assistant.prefill(self.conversation_id, text)
+            self.assistant.prefill(self.conversation_id, text, on_guess=guess)
         except Exception as exc:  # speculation is optional; the real turn reports real errors
             self.errors.append(f"speculative work failed: {exc}")
-        self._events.put(msg.Prefilled(key, text, turn_end))
+        if not guessed:
+            self._events.put(msg.Prefilled(key, text, None))
 
     def _settle(self, question: Question, allowed: bool, by: AnsweredBy, heard: str, turn_id: int) -> None:
         if question.answer(allowed, by, heard):

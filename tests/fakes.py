@@ -176,7 +176,7 @@ class ScriptedChat:
 
 
 class ScriptedLocalChat(ScriptedChat):
-    """A LocalChatModel: also warm, prefill, fit and forced_call (the fast path), all recorded.
+    """A LocalChatModel: also warm, prefill, fit, forced_call and prefill_call (the fast path), all recorded.
 
     forced: the fast path's arguments per tool name (a dict), or a function (messages, tool schema) ->
     arguments dict or None; a tool with none gets no call (the real grammar always gives one: leave a tool
@@ -199,6 +199,7 @@ class ScriptedLocalChat(ScriptedChat):
         self.warmed: list[tuple[str, list[dict] | None]] = []
         self.prefilled: list[Request] = []
         self.forced_calls: list[tuple[str, list[str]]] = []  # (tool, names of the tools offered)
+        self.prefilled_calls: list[str] = []  # the tools whose call's opening was prefilled
 
     def warm(self, system_prompt: str, tools: list[dict] | None, cache_dir: Path | None = None) -> str:
         self.warmed.append((system_prompt, tools))
@@ -222,6 +223,16 @@ class ScriptedLocalChat(ScriptedChat):
                 f"holds {self.context_words:,}; shorten it"
             )
         return list(range(words)), [], 0, max_tokens
+
+    def prefill_call(
+        self,
+        messages: Sequence[ChatMessage],
+        tool: dict,
+        max_tokens: int = 512,
+        offered: list[dict] | None = None,
+    ) -> None:
+        self.fit(messages, max_tokens, offered)
+        self.prefilled_calls.append(tool["function"]["name"])
 
     def forced_call(
         self,

@@ -326,6 +326,20 @@ def test_a_server_model_takes_no_fast_path_and_is_not_warmed(tmp_path):
     assert local.warmed and local.forced_calls
 
 
+def test_the_prefill_gives_its_guess_first_then_readies_a_fast_path_call(tmp_path):
+    llm = ScriptedLocalChat(forced={"get_weather": {"city": "Paris"}}, turn_end=lambda text: 0.9)
+    a = make_assistant(tmp_path, llm=llm, tools=TOOLS)
+    conv = a.store.new_conversation().id
+    seen: list[tuple[float | None, list[str]]] = []
+    guess = a.prefill(
+        conv, "What's the weather in Paris?", on_guess=lambda p: seen.append((p, list(llm.prefilled_calls)))
+    )
+    assert guess == 0.9 and seen == [(0.9, [])]  # handed on before the call's opening is evaluated
+    assert llm.prefilled_calls == ["get_weather"]
+    a.prefill(conv, "Tell me a story about a fox.")  # no tool fits plainly: nothing more to evaluate
+    assert llm.prefilled_calls == ["get_weather"]
+
+
 # -- the reply speaker -----------------------------------------------------------------------------
 
 

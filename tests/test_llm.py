@@ -185,6 +185,35 @@ def test_grammar_allows_only_declared_arguments(engines, with_params):
     assert set(calls[0].arguments) <= ({"door"} if with_params else set()), calls[0].arguments
 
 
+def test_a_fast_path_call_starts_from_the_prompt_the_prefill_readied(assistant):
+    """Real small model: after the speculative prefill of a plain tool request, the call evaluates only the
+    last token of its prompt before writing the arguments (not the call's opening, ~15 tokens)."""
+    question = "What's the weather like in Oslo today?"
+    conv = assistant.store.new_conversation().id
+    llm = assistant.local_llm
+    llm.load()
+    tools = assistant.tool_schemas(question)
+    tool = next(t for t in tools if t["function"]["name"] == assistant.router().confident(question))
+    messages = [*assistant.history(conv), ChatMessage("user", question)]
+    llama = llm._llama
+    evaluated: list[int] = []
+    real_eval = llama.eval
+
+    def counting(tokens):
+        evaluated.append(len(tokens))
+        return real_eval(tokens)
+
+    llama.eval = counting
+    try:
+        assistant.prefill(conv, question)
+        evaluated.clear()
+        calls = llm.forced_call(messages, tool, assistant.settings.llm.max_tokens, offered=tools)
+    finally:
+        del llama.eval
+    assert calls and calls[0].name == "get_weather" and "oslo" in str(calls[0].arguments).lower()
+    assert evaluated and evaluated[0] == 1, evaluated
+
+
 def test_prefill_tells_whether_the_users_words_sound_finished(engines):
     # Read from the logits right after the user's words, on the way through the prefill.
     llm = engines[1]

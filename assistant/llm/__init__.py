@@ -164,3 +164,13 @@ class LocalChatModel(ChatModel, Protocol):
     ) -> list:
         """Call `tool` now, its arguments generated under its schema's grammar (ToolCall objects)."""
         ...
+
+    def prefill_call(
+        self,
+        messages: Sequence[ChatMessage],
+        tool: dict,
+        max_tokens: int = 512,
+        offered: list[dict] | None = None,
+    ) -> None:
+        """Evaluate ahead of time the prompt forced_call() with the same arguments starts from."""
+        ...

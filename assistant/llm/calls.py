@@ -52,16 +52,14 @@ class CallWriter:
         the list's end) at least MORE_CALLS_THRESHOLD means another is written, up to MAX_CALLS; it is kept
         when `adds` says it does more than the ones before it (and is not one of them).
         """
-        item_open = ""
-        closing = ""
+        item_open = _item_open(tools)
+        closing = "}" if item_open else ""
         schema = call_schema(tools)
-        if len(tools) == 1:
-            item_open = '{"name": ' + json.dumps(tools[0]["function"]["name"]) + ', "arguments": '
+        if item_open:
             schema = schema["properties"]["arguments"]
-            closing = "}"
         grammar = self._grammar_for(schema)
         calls: list = []
-        head = preamble + TOOL_OPEN + "\n[" + item_open
+        head = preamble + self.opening(tools)
         while len(calls) < MAX_CALLS:
             prompt = prompt + llama.tokenize(head.encode("utf-8"), add_bos=False, special=True)
             # A light repetition penalty: under the grammar a small model can loop ("7 * 7 * 7 * ...") until
@@ -79,6 +77,12 @@ class CallWriter:
                 break
             head = ", " + item_open
         return calls
+
+    @staticmethod
+    def opening(tools: list[dict]) -> str:
+        """What write() puts after the prompt before the model writes: the call list's opening, and with
+        one tool its name (the prompt a fast-path call can be prefilled with)."""
+        return TOOL_OPEN + "\n[" + _item_open(tools)
 
     def _grammar_for(self, schema: dict) -> Any:
         from llama_cpp import LlamaGrammar
@@ -98,3 +102,9 @@ class CallWriter:
         comma = probability(llama, self._comma_ids)
         end = probability(llama, self._list_end_ids)
         return comma / (comma + end) if comma + end > 0 else 0.0
+
+
+def _item_open(tools: list[dict]) -> str:
+    if len(tools) != 1:
+        return ""
+    return '{"name": ' + json.dumps(tools[0]["function"]["name"]) + ', "arguments": '

@@ -378,6 +378,24 @@ class LlamaCppChat:
             elif len(text) > shown:
                 yield text[shown:]
 
+    def prefill_call(
+        self,
+        messages: Sequence[ChatMessage],
+        tool: dict,
+        max_tokens: int = 512,
+        offered: list[dict] | None = None,
+    ) -> None:
+        """Evaluate the prompt forced_call() will start from (the call's opening after the prompt)."""
+        with self._lock:
+            llama = self._load_locked()
+            tokens, _, _, _ = self.fit(messages, max_tokens, offered or [tool])
+            opening = self._calls.opening([tool]).encode("utf-8")
+            tokens = tokens + llama.tokenize(opening, add_bos=False, special=True)
+            reused = reusable(llama, tokens)
+            rewind(llama, reused)
+            if tokens[reused:-1]:
+                llama.eval(tokens[reused:-1])  # the last one is run by the call, for its logits
+
     def forced_call(
         self,
         messages: Sequence[ChatMessage],
