@@ -189,3 +189,30 @@ def test_a_users_tool_that_fits_better_wins_over_a_builtins_pattern(router: Tool
     assert both.select(question) == ["ski_resort_weather"]  # the built-in steps aside
     # Where the plugin's words fit no better, the built-in keeps its fast path.
     assert both.confident("How cold is it in Oslo?") == "get_weather"
+
+
+def test_requests_are_routed_from_several_threads_at_once() -> None:
+    """The speculative prefill and an answer route at the same time; a shared stemmer once mixed up
+    their words (an IndexError in a turn of the 60 s monologue test)."""
+    import threading
+
+    from assistant.tools import router as router_module
+
+    texts = [" ".join(f"walking talked{'s' * i} runner{'x' * j}ing" for j in range(20)) for i in range(30)]
+    expected = [words(t) for t in texts]
+    router_module._stem.cache_clear()  # every word through the stemmer again, from the threads
+    failures: list[str] = []
+
+    def route(k: int) -> None:
+        try:
+            pairs = zip(texts[k::2], expected[k::2], strict=True)
+            failures.extend("mismatch" for t, e in pairs if words(t) != e)
+        except Exception as exc:
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=route, args=(k % 2,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []

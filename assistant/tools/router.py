@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import snowballstemmer
@@ -37,12 +39,19 @@ _STOP = frozenset(
 
 
 _STEMMER = snowballstemmer.stemmer("english")
+# The stemmer keeps the word it works on in itself: the speculative prefill (STT worker) and an answer
+# (turn thread) route at the same time, and shared, it stemmed one thread's word with the other's.
+_STEM_LOCK = threading.Lock()
 
 
+@lru_cache(maxsize=1 << 16)
 def _stem(word: str) -> str:
     # "divide", "divided" and "dividing" are one word to a request. But "times" (multiplication) must not
     # become the "time" of "what time is it"; "timer" and "time" already stay apart.
-    return word if word == "times" else _STEMMER.stemWord(word)
+    if word == "times":
+        return word
+    with _STEM_LOCK:
+        return _STEMMER.stemWord(word)
 
 
 def _phrase(text: str) -> str:
