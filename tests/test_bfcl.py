@@ -162,7 +162,7 @@ def test_unknown_category_is_a_clear_error(sori) -> None:
     assert "no BFCL category 'simple'" in result.stderr and "simple_python" in result.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.bench  # the benchmark command on five cases, both sides: about 3 minutes, `make test-bench`
 def test_bench_bfcl_runs_sori_and_the_bare_model_on_the_same_cases(sori, tmp_path: Path) -> None:
     data = tmp_path / "bfcl"
     shutil.copytree(DATA, data)
