@@ -73,7 +73,7 @@ def test_a_timer_for_five_minutes_has_no_made_up_label(assistant: Assistant) -> 
     "request_,tool,arguments",
     [
         ("What time is it?", "get_time", {}),  # the model wrote timezone="Tokyo"
-        ("Roll a die", "roll_die", {"sides": 6}),  # colour="red"
+        ("Roll a die", "roll_die", {}),  # colour="red"; sides is not written either: its default, 6, applies
         ("Call a taxi", "call_taxi", {}),  # pickup="home", destination="the airport"
     ],
 )
@@ -196,3 +196,36 @@ def test_another_call_in_one_answer_must_do_more_than_those_before() -> None:
     assert adds_something(areas[1], areas[:1], circles)
     assert not adds_something(ToolCall("area", {"radius": 15}), areas, circles)
 
+
+
+def _timer_schema() -> dict:
+    from tests.test_builtin_tools import builtin_registry
+
+    return builtin_registry().tools["set_timer"].openai_schema()
+
+
+@pytest.mark.parametrize(
+    "request_,options",
+    [
+        ("Set a timer for 10 minutes.", False),  # nothing left for a label: it is not written at all
+        ("Could you start a 15 minute timer?", False),
+        ("Set a pasta timer for 12 minutes.", True),
+        ("Set a timer for 3 minutes to check the oven.", True),
+        ("Remind me in half an hour to call mom.", True),
+    ],
+)
+def test_optional_arguments_are_written_only_when_words_are_left_for_them(request_: str, options: bool):
+    from assistant.tools.grounding import without_unsaid_options
+
+    schema = _timer_schema()
+    written = without_unsaid_options(schema, request_)
+    assert ("label" in written["function"]["parameters"]["properties"]) is options
+    assert written["function"]["parameters"]["required"] == ["duration_seconds"]
+    assert "label" in schema["function"]["parameters"]["properties"]  # the prompt's schema is untouched
+
+
+def test_a_label_the_user_said_is_written(assistant: Assistant) -> None:
+    reply = ask(assistant, "Set a timer for 3 minutes to check the oven.")
+    assert [c["name"] for c in reply.tool_calls] == ["set_timer"]
+    args = reply.tool_calls[0]["arguments"]
+    assert args["duration_seconds"] == 180 and "oven" in args.get("label", "").lower(), args

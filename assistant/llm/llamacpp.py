@@ -408,10 +408,14 @@ class LlamaCppChat:
         `offered`: the tools the prompt lists (default: just this one). Listing the same tools as the
         speculative prefill did keeps that prompt evaluation useful; the grammar still allows only `tool`.
         """
+        from assistant.tools.grounding import without_unsaid_options
+
+        request = next((m.content for m in reversed(messages) if m.role == "user"), "")
         with self._lock:
             llama = self._load_locked()
             tokens, _, _, _ = self.fit(messages, max_tokens, offered or [tool])
-            return self._calls.write(llama, tokens, "", [tool], _adds(messages))
+            writing = without_unsaid_options(tool, request)  # the prompt still lists all of it
+            return self._calls.write(llama, tokens, "", [writing], _adds(messages))
 
 
 def _adds(messages: Sequence[ChatMessage]) -> Adds:

@@ -87,6 +87,30 @@ def ground(call: ToolCall, tool: dict[str, Any] | None, said: set[str]) -> ToolC
     return call if kept == call.arguments else ToolCall(call.name, kept)
 
 
+def without_unsaid_options(tool: dict[str, Any], request: str) -> dict[str, Any]:
+    """The tool with only its required parameters when the request has no word left for an optional one:
+    none beyond what the tool's name and description and its required parameters' names and descriptions
+    say (numbers too, when a required parameter takes one). A small model fills optional arguments in
+    anyway ("set a timer for 10 minutes": label="breakfast", ten tokens, half a second) and grounding then
+    drops them; a call asked for in fewer words ("set a pasta timer ...") keeps them all."""
+    fn = tool["function"]
+    params = fn.get("parameters") or {}
+    props = params.get("properties", {})
+    required = [k for k in params.get("required", []) if k in props]
+    if len(required) == len(props):
+        return tool
+    covered = _words(fn["name"]) | _words(fn.get("description", ""))
+    for key in required:
+        covered |= _words(key) | set().union(*(_words(d) for d in _descriptions(props[key])))
+    left = _words(request) - covered
+    if any((props[k] or {}).get("type") in ("integer", "number") for k in required):
+        left = {w for w in left if not w.isdigit()}
+    if left:
+        return tool
+    trimmed = {**params, "properties": {k: props[k] for k in required}, "required": required}
+    return {**tool, "function": {**fn, "parameters": trimmed}}
+
+
 def adds_something(call: ToolCall, earlier: list[ToolCall], said: set[str]) -> bool:
     """Whether another call in the same answer does something the user asked that the earlier ones did
     not: a value of the request they left out ("Paris and Oslo": Oslo), or a tool the request names
