@@ -29,7 +29,7 @@ SR = 16_000
 
 
 def sox(*args: str | Path) -> None:
-    subprocess.run(["sox", *map(str, args)], check=True, capture_output=True)
+    subprocess.run(["sox", "-R", *map(str, args)], check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")

@@ -156,7 +156,7 @@ def test_spoken_timer_fires_and_is_announced(tool_assistant, tmp_path):
     a = tool_assistant
     raw, speech = tmp_path / "raw.wav", tmp_path / "timer.wav"
     subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), "Set a timer for five seconds."], check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", str(speech), "pad", "0.3", "1"], check=True)
+    subprocess.run(["sox", "-R", str(raw), "-r", "16000", str(speech), "pad", "0.3", "1"], check=True)
     source = ScriptedSource([ScriptItem(speech)], tail_silence_s=math.inf)  # listening until stopped
     sink = TimestampedWavSink(tmp_path / "out.wav")
     conv = a.store.new_conversation()

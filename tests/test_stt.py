@@ -45,8 +45,8 @@ def resampled(tmp_path_factory, shared) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("rates")
     src = shared / "audio" / "jfk.flac"
     files = {"8k": out / "jfk_8k_mono.wav", "48k": out / "jfk_48k_stereo.wav"}
-    subprocess.run(["sox", str(src), "-r", "8000", "-c", "1", str(files["8k"])], check=True)
-    subprocess.run(["sox", str(src), "-r", "48000", "-c", "2", str(files["48k"])], check=True)
+    subprocess.run(["sox", "-R", str(src), "-r", "8000", "-c", "1", str(files["8k"])], check=True)
+    subprocess.run(["sox", "-R", str(src), "-r", "48000", "-c", "2", str(files["48k"])], check=True)
     return files
 
 
@@ -123,7 +123,7 @@ def test_missing_file(sori, tmp_path):
 
 def test_silence_file_gives_empty_transcript(sori, tmp_path):
     path = tmp_path / "silence.wav"
-    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", str(path), "trim", "0", "1"], check=True)
+    subprocess.run(["sox", "-R", "-n", "-r", "16000", "-c", "1", str(path), "trim", "0", "1"], check=True)
     r = sori("transcribe", "--json", str(path))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)[0]["text"] == ""

@@ -73,6 +73,7 @@ def test_stored_turns_show_marks_cards_and_copy(qtbot, small_settings, engines):
     qtbot.waitUntil(
         lambda: window.current_id == spoken
         and [m.text for m in window.chat.messages][:1] == ["What time is it in Paris?"]
+        and window.chat.messages[0].mic_mark.isVisibleTo(window)  # shown with the message, or just after
     )
     question, answer = window.chat.messages
     assert question.mic_mark.isVisibleTo(window)

@@ -154,7 +154,7 @@ def test_barge_in_stops_playback_and_answers_the_new_question(assistant, shared,
 
 
 def _sox(path: Path, *args: str) -> Path:
-    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", str(path), *args], check=True)
+    subprocess.run(["sox", "-R", "-n", "-r", "16000", "-c", "1", str(path), *args], check=True)
     return path
 
 
@@ -197,7 +197,7 @@ def test_sixty_second_monologue_is_transcribed_completely(assistant, shared, tmp
     # Another voice than Sori's: espeak-ng, slowed to about a minute, resampled to 16 kHz.
     raw = tmp_path / "raw.wav"
     subprocess.run(["espeak-ng", "-s", "170", "-g", "8", "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", str(path)], check=True)
+    subprocess.run(["sox", "-R", str(raw), "-r", "16000", str(path)], check=True)
     seconds = len(decode_file(path)) / 16000
     assert 50 < seconds < 80, seconds
     source = ScriptedSource([ScriptItem(path)], realtime=False, tail_silence_s=3)
