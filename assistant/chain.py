@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from assistant.llm import ChatMessage, ChatModel, Generation, GenerationStats, LocalChatModel
+from assistant.llm import ChatMessage, ChatModel, Generation, GenerationStats, LocalChatModel, last_user_text
 from assistant.tools.executor import BeforeCall, PendingCall, ToolExecutor, ToolResult
 from assistant.tools.phrasing import phrase
 
@@ -178,11 +178,9 @@ class ToolChain:
         Skips the model's free-text decision (and its chance to answer from memory instead of the tool).
         Returns a finished Generation holding the call, or None to take the normal path.
         """
-        if not tools or self.local is None or self._router is None:
+        if self.local is None or self._router is None:
             return None
-        router = self._router() if callable(self._router) else self._router
-        name = router.confident(question)
-        tool = next((t for t in tools if t["function"]["name"] == name), None)
+        tool = fast_path_tool(self._router() if callable(self._router) else self._router, question, tools)
         if tool is None:
             return None
         gen = Generation()
@@ -241,6 +239,13 @@ def chat_messages(system_prompt: str, stored: Sequence[Message]) -> list[ChatMes
     return msgs
 
 
+def fast_path_tool(router: ToolRouter, question: str, tools: list[dict]) -> dict | None:
+    """The offered tool a request plainly asks for (the router is confident), called without the model's
+    decision; None when there is none."""
+    name = router.confident(question) if tools else None
+    return next((t for t in tools if t["function"]["name"] == name), None)
+
+
 def ground_calls(calls: list, tools: list[dict], messages: list[ChatMessage]) -> list | None:
     """The calls without arguments nobody said in the conversation (None: a required one was made up),
     and with the length of time the request names where an argument takes one (durations.py).
@@ -253,7 +258,7 @@ def ground_calls(calls: list, tools: list[dict], messages: list[ChatMessage]) ->
     grounded = ground(calls, tools, [m.content for m in messages if m.role != "system"])
     if grounded is None:
         return None
-    request = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    request = last_user_text(messages)
     by_name = {t["function"]["name"]: t for t in tools}
     return [exact_durations(call, by_name.get(call.name), request) for call in grounded]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant import engines
-from assistant.chain import ToolChain, chat_messages
+from assistant.chain import ToolChain, chat_messages, fast_path_tool
 from assistant.config import Settings
 from assistant.errors import InputError
 from assistant.llm import ChatMessage, ChatModel, GenerationStats, LocalChatModel
@@ -229,8 +229,8 @@ class Assistant:
             turn_end = local.prefill(messages, max_tokens, tools or None).turn_end
             if on_guess is not None:
                 on_guess(turn_end)
-            name = self.router().confident(question.strip()) if self.settings.plugins.fast_path else None
-            tool = next((t for t in tools if t["function"]["name"] == name), None)
+            fast = self.settings.plugins.fast_path
+            tool = fast_path_tool(self.router(), question.strip(), tools) if fast else None
             if tool is not None:
                 local.prefill_call(messages, tool, max_tokens, offered=tools)
         elif on_guess is not None:

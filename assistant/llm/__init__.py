@@ -26,6 +26,11 @@ class ChatMessage:
         return out
 
 
+def last_user_text(messages: Sequence[ChatMessage]) -> str:
+    """The request a turn answers: the last user message's text ("" if there is none)."""
+    return next((m.content for m in reversed(messages) if m.role == "user"), "")
+
+
 @dataclass
 class GenerationStats:
     prompt_tokens: int = 0

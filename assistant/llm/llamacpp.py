@@ -17,7 +17,7 @@ from typing import Any
 
 from assistant import interrupt
 from assistant.errors import EngineError, InputError
-from assistant.llm import ChatMessage, Generation, Prefilled
+from assistant.llm import ChatMessage, Generation, Prefilled, last_user_text
 from assistant.llm.calls import Adds, CallWriter
 from assistant.llm.chatformat import GGUF_TEMPLATE, make_formatter, with_tool_prompt
 from assistant.llm.decide import TOOL_RULE, CallDecision, call_start_ids
@@ -364,7 +364,8 @@ class LlamaCppChat:
                 preamble = text[: text.index(TOOL_OPEN)] if TOOL_OPEN in text else ""
                 if len(preamble) > shown:
                     yield preamble[shown:]
-                gen.tool_calls = self._calls.write(llama, tokens, preamble, tools, _adds(messages))
+                adds = _adds(last_user_text(messages))
+                gen.tool_calls = self._calls.write(llama, tokens, preamble, tools, adds)
                 gen.stats.finish_reason = "tool_calls"
                 return
             held_json = text.lstrip().startswith(("{", "```", "["))
@@ -410,18 +411,17 @@ class LlamaCppChat:
         """
         from assistant.tools.grounding import without_unsaid_options
 
-        request = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        request = last_user_text(messages)
         with self._lock:
             llama = self._load_locked()
             tokens, _, _, _ = self.fit(messages, max_tokens, offered or [tool])
             writing = without_unsaid_options(tool, request)  # the prompt still lists all of it
-            return self._calls.write(llama, tokens, "", [writing], _adds(messages))
+            return self._calls.write(llama, tokens, "", [writing], _adds(request))
 
 
-def _adds(messages: Sequence[ChatMessage]) -> Adds:
+def _adds(request: str) -> Adds:
     """Another call is kept when it does more with the request (the last user message) than those before."""
     from assistant.tools.grounding import adds_something, said_words
 
-    request = next((m.content for m in reversed(messages) if m.role == "user"), "")
     said = said_words([request])
     return lambda call, earlier: adds_something(call, earlier, said)

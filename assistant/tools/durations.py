@@ -12,22 +12,11 @@ import re
 from typing import Any
 
 from assistant.llm.toolcall import ToolCall
+from assistant.tools.grounding import NUMBER_WORDS
 
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen"
-).split()
-_TENS = {
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-}
-_WORDS = {**{w: i for i, w in enumerate(_ONES)}, **_TENS, "a": 1, "an": 1, "one": 1}
+_WORDS = {**NUMBER_WORDS, "a": 1, "an": 1}
+_TENS = [w for w, n in NUMBER_WORDS.items() if n >= 20]
+_DIGIT_WORDS = [w for w, n in NUMBER_WORDS.items() if 1 <= n <= 9]
 _UNIT_SECONDS = {
     "ms": 0.001,
     "millisecond": 0.001,
@@ -44,21 +33,23 @@ _NUMBER = (
     r"(?P<num>\d+(?:\.\d+)?|(?:"
     + "|".join(_TENS)
     + r")(?:[\s-](?:"
-    + "|".join(_ONES[1:10])
+    + "|".join(_DIGIT_WORDS)
     + r"))?|"
     + r"a\s+couple\s+of|a\s+few|"
     + "|".join(sorted(_WORDS, key=len, reverse=True))
     + r")"
 )
 _UNIT = r"(?P<unit>milliseconds?|ms|seconds?|secs?|minutes?|mins?|hours?|hrs?|days?)"
-_PHRASE = re.compile(
+_PHRASE_TEXT = (
     r"\b(?:(?P<half>half\s+an?\s+(?:hour|minute))|"
     + _NUMBER
     + r"(?P<and_half>\s+and\s+a\s+half)?[\s-]+"
     + _UNIT
-    + r"(?P<unit_half>\s+and\s+a\s+half)?)\b",
-    re.IGNORECASE,
+    + r"(?P<unit_half>\s+and\s+a\s+half)?)\b"
 )
+_PHRASE = re.compile(_PHRASE_TEXT, re.IGNORECASE)
+# The same without its named groups, to put in a tool's request patterns (set_timer's).
+DURATION = re.sub(r"\(\?P<\w+>", "(?:", _PHRASE_TEXT)
 _JOINED = re.compile(r"\s*(?:,|and)?\s*", re.IGNORECASE)
 # The unit an argument's name gives: last part of the name, or the whole of it.
 _NAME_UNIT = re.compile(r"(?:^|_)(ms|milliseconds|seconds|secs|s|minutes|mins|hours|hrs|days)$")
@@ -114,9 +105,7 @@ def exact_durations(call: ToolCall, tool: dict[str, Any] | None, request: str) -
         unit = _NAME_UNIT.search(key.lower())
         if kind not in ("integer", "number") or unit is None or isinstance(value, bool):
             continue
-        name = unit.group(1)
-        size = _UNIT_SECONDS["ms"] if name in ("ms", "milliseconds") else 1.0 if name == "s" else _unit(name)
-        exact = spoken[0] / size
+        exact = spoken[0] / (1.0 if unit.group(1) == "s" else _unit(unit.group(1)))
         if kind == "integer" and abs(exact - round(exact)) > 1e-9:
             continue  # "1.5 seconds" in whole seconds: not exact
         arguments[key] = round(exact) if kind == "integer" else exact

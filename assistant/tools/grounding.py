@@ -19,12 +19,14 @@ from assistant.llm.toolcall import ToolCall
 
 from .router import _STOP, _stem
 
-_NUMBERS = (
+_ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty"
+    "seventeen eighteen nineteen"
 ).split()
-_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-_VALUES = {**{w: str(i) for i, w in enumerate(_NUMBERS)}, **{w: str(n) for w, n in _TENS.items()}}
+_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+# Number words as values ("nine" is said where a call has 9); durations.py reads lengths of time with them.
+NUMBER_WORDS = {**{w: i for i, w in enumerate(_ONES)}, **{w: 20 + 10 * i for i, w in enumerate(_TENS)}}
+_VALUES = {w: str(n) for w, n in NUMBER_WORDS.items()}
 
 
 def said_words(texts: Iterable[str]) -> set[str]:

@@ -7,13 +7,8 @@ from __future__ import annotations
 
 from assistant.services.timers import add_timer, cancel_timers, clock, format_duration, pending_timers
 from assistant.tools import tool
+from assistant.tools.durations import DURATION  # "90 seconds", "five minutes", "an hour and a half"
 
-# A length of time as people say it: "90 seconds", "five minutes", "an hour and a half", "half an hour".
-DURATION = (
-    r"(?:\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
-    r"thirty|forty|forty[- ]five|fifty|sixty|ninety|a\s+couple\s+of|a\s+few|half\s+an?)"
-    r"[\s-]+(?:and\s+a\s+half\s+)?(?:seconds?|secs?|minutes?|mins?|hours?|hrs?)\b"
-)
 # The request starts with the asking ("how do I set a timer on my phone?" is a question) and says how long
 # ("set me a timer" is left to the model, which can ask).
 _ASK = r"^\W*(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
