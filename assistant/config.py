@@ -126,6 +126,9 @@ class PluginSettings(_Section):
     dirs: list[Path] = Field(default_factory=list, description="extra plugin folders")
     enabled: bool = Field(True, description="let the model call tools (built-in and plugins)")
     timeout_s: float = Field(15.0, gt=0, le=600, description="a tool still running after this is abandoned")
+    load_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="a plugin file still loading after this is disabled (a loop, a wait)"
+    )
     max_result_chars: int = Field(4000, ge=200, le=100_000, description="longer tool results are cut")
     fast_path: bool = Field(True, description="run a tool at once when a request plainly matches it")
     fast_path_reply: Literal["template", "model"] = Field(

@@ -145,7 +145,9 @@ class Assistant:
                 from assistant.tools.loader import BUILTIN_DIR
 
                 dirs = [paths.plugins_dir(), *self.settings.plugins.dirs]
-                self._tools = ToolRegistry(dirs, builtin_dir=BUILTIN_DIR)
+                self._tools = ToolRegistry(
+                    dirs, builtin_dir=BUILTIN_DIR, load_timeout_s=self.settings.plugins.load_timeout_s
+                )
                 self._tools.load()
             return self._tools
 

@@ -176,8 +176,12 @@ def answers_in(out: bytes) -> int:
     return sum(1 for line in out.decode(errors="replace").splitlines() if not line.startswith("(new "))
 
 
-def test_a_chat_survives_every_kind_of_bad_plugin_and_goes_idle(sori, folder: Path, tmp_path: Path) -> None:
+def test_a_chat_survives_every_kind_of_bad_plugin_and_goes_idle(
+    sori, config_file: Path, folder: Path, tmp_path: Path
+) -> None:
     """The real `sori chat`, fed from a pipe that stays open: answers, then uses no CPU while idle."""
+    # The looping file is given 3 s, not the default 10, in the chat and in `sori plugins list`.
+    config_file.write_text(config_file.read_text() + "[plugins]\nload_timeout_s = 3\n")
     write(folder, "good.py", GOOD)
     write(folder, "results.py", RESULTS)
     write(folder, "loops.py", LOOPS)
@@ -235,7 +239,7 @@ def test_a_chat_survives_every_kind_of_bad_plugin_and_goes_idle(sori, folder: Pa
     # Where it hung comes from the checking process's traceback dump, taken while the loop runs: on the
     # `while` (line 3) or in its body (line 4), as the moment falls.
     said = listed.stdout + listed.stderr
-    hung = re.search(rf"{re.escape(str(loops))}:(\d+): did not finish loading within 10 s", said)
+    hung = re.search(rf"{re.escape(str(loops))}:(\d+): did not finish loading within 3 s", said)
     assert hung and hung.group(1) in ("3", "4"), said
     assert "exit status 7" in listed.stdout + listed.stderr
 

@@ -118,6 +118,14 @@ def test_not_a_gguf(sori, tmp_path):
     assert_clean_error(sori("--llm-model", str(fake), "ask", "hi"), "not a gguf")
 
 
+def test_the_configured_threads_evaluate_prompts_too(engines):
+    # n_threads = 1 (the test config): a prompt is evaluated on one thread as well, not on every core.
+    _, llm, _ = engines
+    llm.load()
+    params = llm._llama.context_params
+    assert llm.n_threads == 1 and (params.n_threads, params.n_threads_batch) == (1, 1)
+
+
 def test_unknown_chat_format(engines):
     from assistant.llm.llamacpp import LlamaCppChat
 

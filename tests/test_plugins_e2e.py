@@ -35,7 +35,9 @@ def plugin_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def tool_assistant(small_settings, engines, tmp_path, plugin_dir):
     data = small_settings.model_dump()
-    data["plugins"] = {"dirs": [str(plugin_dir)], "timeout_s": 2.0}
+    # A result cut at 1,000 characters, not 4,000: the cut is the same code, and every later turn of the
+    # conversation evaluates the cut result again on one thread.
+    data["plugins"] = {"dirs": [str(plugin_dir)], "timeout_s": 2.0, "max_result_chars": 1000}
     a = Assistant(Settings.model_validate(data), store=ConversationStore(tmp_path / "c.sqlite3"))
     a._stt, a._llm, a._tts = engines
     yield a

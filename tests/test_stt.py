@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -189,3 +190,15 @@ def test_questions_are_heard_as_well_in_a_short_window_as_in_whisper_s_30_s(engi
     twice = np.concatenate([jfk, jfk])
     assert transcribe_short(whisper, twice, language="en", translate=False, beam_size=1) is None
     assert "ask not what your country can do for you" in norm(stt.transcribe(twice).text)
+
+
+def test_whisper_threads_follow_omp_num_threads(monkeypatch):
+    # CTranslate2's own convention: a user (or a test run) that limits OpenMP's threads limits Whisper's.
+    from assistant.stt.whisper import default_cpu_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert default_cpu_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert 1 <= default_cpu_threads() <= 4
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert default_cpu_threads() == max(1, min(4, os.cpu_count() or 1))

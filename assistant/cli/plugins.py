@@ -92,7 +92,11 @@ def _route(registry: ToolRegistry, requests: list[str]) -> None:
 
 def _list(settings: Settings) -> int:
     folders = plugin_folders(settings)
-    registry = ToolRegistry(dirs=folders, builtin_dir=BUILTIN_DIR if BUILTIN_DIR.is_dir() else None)
+    registry = ToolRegistry(
+        dirs=folders,
+        builtin_dir=BUILTIN_DIR if BUILTIN_DIR.is_dir() else None,
+        load_timeout_s=settings.plugins.load_timeout_s,
+    )
     registry.load()
     tools, sources, errors = registry.tools, registry.sources(), registry.errors
     width = max((len(name) for name in tools), default=0)

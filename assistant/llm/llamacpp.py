@@ -108,7 +108,10 @@ class LlamaCppChat:
             llama = llama_cpp.Llama(
                 model_path=str(self.model.path),
                 n_ctx=self.context_size,
+                # The prompt's threads too: left unset, llama.cpp takes every core for them, and threads that
+                # wait for each other at every step on a busy core make a prompt many times slower.
                 n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
                 n_gpu_layers=layers,
                 seed=self.seed if self.seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED,
                 verbose=False,

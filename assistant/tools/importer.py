@@ -114,7 +114,7 @@ def _exec_source(path: Path, name: str) -> types.ModuleType:
     return module
 
 
-def _run_with_timeout(path: Path, name: str) -> types.ModuleType:
+def _run_with_timeout(path: Path, name: str, timeout: float) -> types.ModuleType:
     box: dict[str, Any] = {}
 
     def work() -> None:
@@ -125,14 +125,14 @@ def _run_with_timeout(path: Path, name: str) -> types.ModuleType:
 
     worker = threading.Thread(target=work, name=f"sori-load-{path.name}", daemon=True)
     worker.start()
-    worker.join(IMPORT_TIMEOUT_S)
+    worker.join(timeout)
     if worker.is_alive():
         # It passed the checking process, so this is rare (a hang that depends on the moment): stop a
         # Python loop as well as Python can, by raising SystemExit inside it.
         if worker.ident is not None:
             raise_in = ctypes.pythonapi.PyThreadState_SetAsyncExc
             raise_in(ctypes.c_ulong(worker.ident), ctypes.py_object(SystemExit))
-        raise TimeoutError(f"did not finish loading within {IMPORT_TIMEOUT_S:g} s")
+        raise TimeoutError(f"did not finish loading within {timeout:g} s")
     if "error" in box:
         raise box["error"]
     return box["module"]
@@ -150,11 +150,15 @@ def try_import(path: Path) -> dict[str, Any]:
     return {"ok": True}
 
 
-def load_file(path: Path, *, check_permissions: bool, probe: Probe | None = None) -> Loaded:
+def load_file(
+    path: Path, *, check_permissions: bool, probe: Probe | None = None, timeout: float | None = None
+) -> Loaded:
     """Load one plugin file fresh; any failure disables just this file and is recorded.
 
-    With a probe, the file is imported in the checking process first, and here only if it did so in time.
+    With a probe, the file is imported in the checking process first, and here only if it did so in time
+    (`timeout` seconds, IMPORT_TIMEOUT_S by default).
     """
+    timeout = IMPORT_TIMEOUT_S if timeout is None else timeout
     result = Loaded(file=path, signature=file_signature(path))
     if result.signature is None:
         result.error = LoadError(path, None, "file not found")
@@ -164,14 +168,14 @@ def load_file(path: Path, *, check_permissions: bool, probe: Probe | None = None
         return result
     if probe is not None:
         with contextlib.suppress(Unchecked):  # no checking process: import here, as before
-            result.error = probe.check(path, IMPORT_TIMEOUT_S)
+            result.error = probe.check(path, timeout)
         if result.error is not None:
             return result
     name = module_name(path)
     sys.modules.pop(name, None)
     linecache.checkcache(str(path))  # tracebacks must show the current text, not an earlier version
     try:
-        module = _run_with_timeout(path, name)
+        module = _run_with_timeout(path, name, timeout)
     except TimeoutError as exc:
         result.error = LoadError(path, None, str(exc))
         return result

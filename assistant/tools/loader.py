@@ -35,11 +35,13 @@ class ToolRegistry:
         files: list[Path] | None = None,
         entry_points: bool = True,
         builtin_dir: Path | None = None,
+        load_timeout_s: float | None = None,
     ) -> None:
         self.dirs = [Path(d).expanduser() for d in dirs]
         self.files = [Path(f).expanduser() for f in (files or [])]
         self.entry_points = entry_points
         self.builtin_dir = builtin_dir
+        self.load_timeout_s = load_timeout_s  # None: the importer's default
         self._lock = threading.Lock()  # guards the published snapshot below
         self._load_lock = threading.RLock()  # one (re)load at a time: load() and the watcher
         self._loaded: dict[Path, Loaded] = {}  # plugin files, in load order
@@ -110,7 +112,8 @@ class ToolRegistry:
     def _load(self, cand: _Candidate) -> Loaded:
         # Built-in files are part of Sori; the user's files go through the checking process first.
         probe = None if cand.trusted else self._probe
-        return load_file(cand.path, check_permissions=not cand.trusted, probe=probe)
+        timeout = self.load_timeout_s
+        return load_file(cand.path, check_permissions=not cand.trusted, probe=probe, timeout=timeout)
 
     @property
     def watching(self) -> bool:
