@@ -7,7 +7,7 @@ Threads and queues only; what to do when is decided by the turn-taking machine (
   typed lines, announcements, answers ending, a yes/no question's progress; it carries out the commands;
 - one STT worker transcribes (speculatively, as soon as a short silence is heard) and prefills the model;
 - a turn thread streams one answer at a time through Assistant.reply, which speaks clauses as they
-  complete (or says an announcement).
+  complete (or says an announcement): answering.py.
 Every event carries its turn id; work of an older turn is dropped.
 """
 
@@ -17,10 +17,11 @@ import queue
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.answering import Answer, reply, say
 from assistant.audio.capture import ECHO_TAIL_S, Hearing, PlaybackTap
 from assistant.audio.clock import Clock
 from assistant.audio.frontend import FrontEnd, make_front_end
@@ -36,7 +37,6 @@ from assistant.events import (
     ConfirmationAsked,
     ErrorEvent,
     Event,
-    ReplyDelta,
     ReplyDone,
     StateChanged,
     TurnWithdrawn,
@@ -55,32 +55,12 @@ class _Crash:
     error: BaseException  # a bug on the STT worker: raised on the control thread, as run()'s own
 
 
-@dataclass
-class _Answer:
-    """An answer (record set) or an announcement being given on its own thread."""
-
-    id: int
-    turn_id: int
-    record: TurnRecord | None
-    speech: SpeechOutput
-    cancel: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread = field(init=False)
-
-
 def _transcript(key: int, future: Future) -> msg.Transcribed:
     try:
         result = future.result()
     except SoriError as exc:
         return msg.Transcribed(key, error=str(exc))
     return msg.Transcribed(key, result.text, result.duration_s)
-
-
-def _stt_timings(turn: TurnRecord) -> dict[str, float]:
-    """The hearing side of a spoken turn, in ms after the end of speech (stored with both messages)."""
-    return {
-        "stt_turn_decided_ms": (turn.decided - turn.speech_end) * 1000,
-        "stt_transcript_ready_ms": (turn.transcript_ready - turn.speech_end) * 1000,
-    }
 
 
 class VoiceLoop:
@@ -131,7 +111,7 @@ class VoiceLoop:
         # The answer being given and the current turn id are read by the turn thread (deltas, confirm())
         # and by whoever calls interrupt() or answering; the control thread changes them.
         self._lock = threading.Lock()
-        self._answer: _Answer | None = None
+        self._answer: Answer | None = None
         self._turn_id = 0
 
     # -- public ------------------------------------------------------------------------------------
@@ -328,10 +308,10 @@ class VoiceLoop:
 
     def _start(
         self, answer_id: int, turn_id: int, record: TurnRecord | None, target: Callable[..., None], *args
-    ) -> _Answer:
+    ) -> Answer:
         """One answer at a time: the machine starts the next only once the last is over or stopped."""
         self._finish(wait=True)
-        answer = _Answer(answer_id, turn_id, record, SpeechOutput(self.assistant.tts, self.sink))
+        answer = Answer(answer_id, turn_id, record, SpeechOutput(self.assistant.tts, self.sink))
         answer.thread = threading.Thread(
             target=target, args=(answer, *args), name=f"sori-turn-{turn_id}", daemon=True
         )
@@ -386,45 +366,25 @@ class VoiceLoop:
             answer.thread.join()
 
     # -- turn thread -------------------------------------------------------------------------------
-    def _say(self, answer: _Answer, text: str) -> None:
-        try:
-            answer.speech.say(text)
-            answer.speech.finish()
-        except SoriError as exc:
-            self._emit(ErrorEvent(answer.turn_id, str(exc)))
-        finally:
-            self._events.put(msg.AnswerFinished(answer.id))
+    def _say(self, answer: Answer, text: str) -> None:
+        say(answer, text, self._emit, lambda: self._events.put(msg.AnswerFinished(answer.id)))
 
-    def _reply(self, answer: _Answer, source: str, duration_s: float | None) -> None:
-        turn = answer.record
-        assert turn is not None
+    def _reply(self, answer: Answer, source: str, duration_s: float | None) -> None:
+        reply(
+            answer,
+            self.assistant,
+            self.conversation_id,
+            source,
+            duration_s,
+            emit=self._emit,
+            current_turn=self._current_turn,
+            errors=self.errors,
+            finished=lambda: self._events.put(msg.AnswerFinished(answer.id)),
+        )
 
-        def delta(text: str) -> None:
-            with self._lock:
-                current = self._turn_id
-            if turn.turn_id == current:
-                self._emit(ReplyDelta(turn.turn_id, text))
-
-        try:
-            reply = self.assistant.reply(
-                self.conversation_id,
-                turn.transcript,
-                source=source,
-                audio_duration_s=duration_s,
-                on_delta=delta,
-                speech=answer.speech,
-                cancel=answer.cancel,
-                timings_ms=_stt_timings(turn) if source == "spoken" else None,
-                origin=turn.speech_end if source == "spoken" else None,
-            )
-            turn.reply, turn.complete, turn.marks = reply.text, reply.complete, reply.marks
-            turn.stored = [m.id for m in (reply.question, reply.message) if m is not None]
-            self._emit(ReplyDone(turn.turn_id, reply.text, reply.complete, turn.latency_ms()))
-        except SoriError as exc:
-            self.errors.append(str(exc))
-            self._emit(ErrorEvent(turn.turn_id, str(exc)))
-        finally:
-            self._events.put(msg.AnswerFinished(answer.id))
+    def _current_turn(self) -> int:
+        with self._lock:
+            return self._turn_id
 
     def _emit(self, event: Event) -> None:
         if self.on_event is not None:

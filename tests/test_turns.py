@@ -31,7 +31,7 @@ from assistant.questions import Question
 from assistant.tools import tool
 from assistant.turns import TurnTaker
 from assistant.turns import messages as msg
-from assistant.turns.machine import ASK_AGAIN
+from assistant.turns.asking import ASK_AGAIN
 from tests.fakes import (
     ManualClock,
     RecordingSink,

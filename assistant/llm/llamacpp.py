@@ -1,7 +1,8 @@
 """llama.cpp through llama-cpp-python: streaming, prefix reuse, context trimming, pinned chat format.
 
-Beside it: chatformat.py picks the chat format, calls.py writes tool calls under the tools' grammar, and
-kvcache.py holds the KV cache and next-token probability helpers both this and calls.py use.
+Beside it: chatformat.py picks the chat format, calls.py writes tool calls under the tools' grammar,
+turnend.py reads the end-of-turn guess during a prefill, and kvcache.py holds the KV cache and next-token
+probability helpers the others use.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ from assistant.llm import ChatMessage, Generation, Prefilled, last_user_text
 from assistant.llm.calls import Adds, CallWriter
 from assistant.llm.chatformat import GGUF_TEMPLATE, make_formatter, with_tool_prompt
 from assistant.llm.decide import TOOL_RULE, CallDecision, call_start_ids
-from assistant.llm.kvcache import probability, reusable, rewind
+from assistant.llm.kvcache import reusable, rewind
 from assistant.llm.kvstate import load_state, prune, save_state
 from assistant.llm.toolcall import TOOL_OPEN, held_back, parse_tool_calls
+from assistant.llm.turnend import sentence_end, sentence_end_ids, words_end
 from assistant.models import ResolvedModel
 
 # Always leave room for at least this many answer tokens when trimming history.
 _MIN_ANSWER_TOKENS = 64
-_CLOSING = ".?!…\"'”’)"  # what Whisper may put after the last word
 # Each tool set the router offers has its own prefix, 5 to 40 MB on disk: the least recently used go.
 MAX_SAVED_PREFIXES = 24
 
@@ -130,7 +131,7 @@ class LlamaCppChat:
         # Tokens that end a sentence, for the end-of-turn guess: found once here (about 0.1 s over the
         # vocabulary), not during the first spoken turn.
         texts = [llama._model.token_get_text(i) for i in range(llama.n_vocab())]
-        self._end_ids = [i for i, t in enumerate(texts) if t[:1] in ".?!" and not t.startswith("..")]
+        self._end_ids = sentence_end_ids(texts)
         opener = llama.tokenize(TOOL_OPEN.encode("utf-8"), add_bos=False, special=True)
         self._opener = opener[0] if len(opener) == 1 else None
         self._call_starts = call_start_ids(texts, opener)
@@ -153,6 +154,9 @@ class LlamaCppChat:
         add_bos = not getattr(result, "added_special", False)
         tokens = self._llama.tokenize(result.prompt.encode("utf-8"), add_bos=add_bos, special=True)
         return tokens, stop
+
+    def _prompt_tokens(self, messages: Sequence[ChatMessage], tools: list[dict] | None) -> list[int]:
+        return self._tokens(messages, tools)[0]
 
     def fit(
         self, messages: Sequence[ChatMessage], max_tokens: int, tools: list[dict] | None = None
@@ -239,7 +243,8 @@ class LlamaCppChat:
             llama = self._load_locked()
             tokens, _, _, _ = self.fit(messages, max_tokens, tools)
             reused = reusable(llama, tokens)
-            cut = self._words_end(messages, tools, tokens)
+            tokenize = self._prompt_tokens
+            cut = words_end(tokenize, messages, tools, tokens)
             if cut is not None:
                 # Words already evaluated (the same start said again): re-run the last of them for its logits.
                 reused = min(reused, cut - 1)
@@ -248,38 +253,11 @@ class LlamaCppChat:
             rewind(llama, reused)
             if cut is not None:
                 llama.eval(tokens[reused:cut])
-                turn_end = self._sentence_end(llama, messages, tools, tokens)
+                turn_end = sentence_end(llama, self._end_ids, tokenize, messages, tools, tokens)
                 llama.eval(tokens[cut:-1])
             elif todo:
                 llama.eval(todo)
             return Prefilled(len(todo), turn_end)
-
-    def _divergence(
-        self, messages: Sequence[ChatMessage], tools: list[dict] | None, tokens: list[int], text: str
-    ) -> int | None:
-        """Where `tokens` and the same prompt with the last message's words replaced by `text` part."""
-        probe = [*messages[:-1], ChatMessage("user", text)]
-        other, _ = self._tokens(probe, tools)
-        n = next((i for i, (a, b) in enumerate(zip(tokens, other, strict=False)) if a != b), None)
-        return n if n is not None and 0 < n < len(tokens) - 1 else None
-
-    def _words_end(
-        self, messages: Sequence[ChatMessage], tools: list[dict] | None, tokens: list[int]
-    ) -> int | None:
-        """Where the last user message's words end in `tokens`, before any closing punctuation."""
-        if not messages or messages[-1].role != "user":
-            return None
-        words = messages[-1].content.rstrip().rstrip(_CLOSING).rstrip()
-        return self._divergence(messages, tools, tokens, words + " zq") if words else None
-
-    def _sentence_end(
-        self, llama: Any, messages: Sequence[ChatMessage], tools: list[dict] | None, tokens: list[int]
-    ) -> float | None:
-        """P(a full stop, question mark, exclamation mark or the template's end of turn comes next)."""
-        turn_mark = self._divergence(messages, tools, tokens, messages[-1].content + " zq")
-        if turn_mark is None:
-            return None
-        return probability(llama, [tokens[turn_mark], *self._end_ids])
 
     def generate(
         self,

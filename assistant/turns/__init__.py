@@ -1,5 +1,6 @@
-"""Turn-taking in a spoken conversation: machine.py holds the pure state machine (TurnTaker), state.py what
-it keeps between events, messages.py what goes into it and comes out of it, and the record of a turn.
+"""Turn-taking in a spoken conversation: machine.py holds the pure state machine (TurnTaker), with its
+end-of-turn rules in rules.py and its part for a tool's yes/no question in asking.py; state.py what it keeps
+between events, messages.py what goes into it and comes out of it, and the record of a turn.
 
 What it decides:
 - a turn ends at the speculative silence when it is a clear question ("What time is it in Tokyo?") and the

@@ -20,20 +20,20 @@ from assistant.audio.decode import SAMPLE_RATE
 from assistant.audio.vad import SpeculativeEnd, SpeechResumed, SpeechStarted, TurnEnded
 from assistant.config import VoiceSettings
 from assistant.events import ErrorEvent, Event, StateChanged, TranscriptReady, UserSpeechStarted
-from assistant.questions import AnsweredBy
-from assistant.text.endings import is_clear_question, sounds_unfinished, stops_mid_phrase
+from assistant.text.endings import is_clear_question, stops_mid_phrase
 from assistant.text.yesno import parse_yes_no
 from assistant.turns import messages as msg
+from assistant.turns.asking import Asking
 from assistant.turns.messages import TurnRecord
+from assistant.turns.rules import finished, may_go_on
 from assistant.turns.state import Closing, Deciding, Held, Pending, Running, Spec
 
 MAX_TURN_S = 120.0  # one turn's audio at most (a runaway: noise the VAD took for speech)
 # An ended turn waits this long at most for the model's guess (a prompt evaluated cold takes seconds).
 GUESS_WAIT_S = 0.5
-ASK_AGAIN = "Please say yes or no."
 
 
-class TurnTaker:
+class TurnTaker(Asking):
     """Feed events with handle(); carry out the commands it returns, in order."""
 
     def __init__(self, voice: VoiceSettings | None = None, clock: Clock | None = None) -> None:
@@ -210,7 +210,7 @@ class TurnTaker:
             and self._early is None
             and self.voice.early_end
             and is_clear_question(e.text)
-            and self._finished(e.text)
+            and finished(e.text, self._guesses.get(e.text), self.voice)
         ):
             # A question the model finds whole is answered at the short silence. A statement waits for the
             # end-of-turn silence: in a monologue each sentence is whole, and an answer started between two
@@ -218,16 +218,6 @@ class TurnTaker:
             self._answer_early(spec)
         if self._deciding is not None and self._deciding.text == e.text:
             self._decide()
-
-    def _finished(self, text: str) -> bool:
-        """Plainly whole: the model's guess says so, or (without one) it is a clear question.
-
-        Whisper's punctuation alone is no proof: it writes "What is seven times?" for a pause mid-sentence.
-        """
-        if sounds_unfinished(text):
-            return False
-        guess = self._guesses.get(text)
-        return is_clear_question(text) if guess is None else guess >= self.voice.turn_end_threshold
 
     def _answer_early(self, spec: Spec) -> None:
         self._early = "answer"
@@ -252,23 +242,11 @@ class TurnTaker:
             self._deciding = Deciding(closing, text, duration_s, self.clock.now() + GUESS_WAIT_S)
             self._guess(closing.key, text)
             return
-        if may_wait and self._may_go_on(text):
+        if may_wait and may_go_on(text, self._guesses.get(text), self.voice):
             deadline = None if self._speaking else self.clock.now() + self.voice.end_silence_ms / 1000
             self._held = Held(closing, text, duration_s, deadline)
             return
         self._answer(text, duration_s, closing.t_speech_end, closing.t_decided, closing.hit)
-
-    def _may_go_on(self, text: str) -> bool:
-        """After the end-of-turn silence: whether the words may well go on (the turn is held open)."""
-        guess = self._guesses.get(text)
-        if stops_mid_phrase(text) or guess is None:
-            return sounds_unfinished(text)
-        if sounds_unfinished(text):  # bare words, no full stop: the guess must find them whole
-            return guess < self.voice.turn_end_threshold
-        # A pause inside a sentence this long is much rarer than a short one: only words the model finds
-        # very likely to go on hold the turn ("Set a timer.", 0.0002), not a whole request it doubts ("Set
-        # a timer for ten minutes.", 0.03 on the default model).
-        return guess < self.voice.turn_hold_threshold
 
     def _answer(self, text: str, duration_s: float, speech_end: float, decided: float, hit: bool) -> int:
         guess = self._guesses.get(text)
@@ -305,19 +283,6 @@ class TurnTaker:
         self._running = None
         if running.is_answer and running.turn_id == self.turn_id:
             self._emit(StateChanged(running.turn_id, "listening"))
-
-    def _confirm_asked(self, e: msg.ConfirmAsked) -> None:
-        self._question = Pending(e.question)
-
-    def _question_spoken(self, e: msg.QuestionSpoken) -> None:
-        pending = self._question
-        if pending is not None and pending.question.id == e.question_id:
-            pending.said = e.done
-            self._restart_timeout()
-
-    def _confirm_settled(self, e: msg.ConfirmSettled) -> None:
-        if self._question is not None and self._question.question.id == e.question_id:
-            self._question = None
 
     def _capture_failed(self, e: msg.CaptureFailed) -> None:
         self._emit(ErrorEvent(self.turn_id, e.message), log=True)
@@ -389,35 +354,6 @@ class TurnTaker:
             or self._closing is not None
             or self._deciding is not None
         )
-
-    def _stop_hearing(self) -> None:
-        assert self._question is not None
-        self._question.hearing = False
-        self._restart_timeout()
-
-    def _restart_timeout(self) -> None:
-        """Silence means no: the time counts from the end of the question, not while Sori says it or
-        while the user is answering."""
-        pending = self._question
-        if pending is not None:
-            waiting = pending.said and not pending.hearing
-            pending.deadline = self.clock.now() + self.voice.confirm_timeout_s if waiting else None
-
-    def _answer_question(self, text: str, final: bool, by: AnsweredBy) -> None:
-        pending = self._question
-        assert pending is not None
-        answer = parse_yes_no(text)
-        if answer is None and not pending.asked_again and not final:
-            # Said through the answer's speech: QuestionSpoken tells when it has been played.
-            pending.asked_again = True
-            self._out.append(msg.SayInAnswer(ASK_AGAIN))
-            return
-        self._settle(bool(answer), by, text)
-
-    def _settle(self, allowed: bool, by: AnsweredBy, heard: str) -> None:
-        pending, self._question = self._question, None
-        assert pending is not None
-        self._out.append(msg.Settle(pending.question, allowed, by, heard, self.turn_id))
 
 
 _HANDLERS = {
