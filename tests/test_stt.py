@@ -189,7 +189,12 @@ def test_questions_are_heard_as_well_in_a_short_window_as_in_whisper_s_30_s(engi
     jfk = decode_file(shared / "audio" / "jfk.flac")
     twice = np.concatenate([jfk, jfk])
     assert transcribe_short(whisper, twice, language="en", translate=False, beam_size=1) is None
-    assert "ask not what your country can do for you" in norm(stt.transcribe(twice).text)
+    # Whisper falls back to sampling on a window it doubts, so a word may differ from run to run ("asked
+    # not"): the words are checked against what was said, not one run's wording.
+    said = norm("And so my fellow Americans, ask not what your country can do for you, ask what you can do "
+                "for your country.")
+    heard = norm(stt.transcribe(twice).text)
+    assert jiwer.wer(f"{said} {said}", heard) <= 0.1, heard
 
 
 def test_whisper_threads_follow_omp_num_threads(monkeypatch):
