@@ -180,13 +180,21 @@ class ToolChain:
         """
         if self.local is None or self._router is None:
             return None
-        tool = fast_path_tool(self._router() if callable(self._router) else self._router, question, tools)
+        from assistant.llm.toolcall import ToolCall
+        from assistant.tools.said import said_arguments
+
+        router = self._router() if callable(self._router) else self._router
+        tool = fast_path_tool(router, question, tools)
         if tool is None:
             return None
         gen = Generation()
-        calls = self.local.forced_call(messages, tool, self.settings.llm.max_tokens, offered=tools)
-        # Optional arguments nobody said are left out; a made-up required one: let the model decide.
-        gen.tool_calls = ground_calls(calls, tools, messages) or []
+        said = said_arguments(router, tool, question)
+        if said is not None:  # the tool's pattern took every argument from the words, exactly
+            gen.tool_calls = [ToolCall(tool["function"]["name"], said)]
+        else:
+            calls = self.local.forced_call(messages, tool, self.settings.llm.max_tokens, offered=tools)
+            # Optional arguments nobody said are left out; a made-up required one: let the model decide.
+            gen.tool_calls = ground_calls(calls, tools, messages) or []
         gen.stats.finish_reason = "fast_path"
         return gen if gen.tool_calls else None
 

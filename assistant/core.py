@@ -26,6 +26,7 @@ from assistant.store import ConversationStore, Message
 from assistant.stt import SpeechToText, Transcription
 from assistant.text.utf8 import NOT_UTF8, scrub
 from assistant.tools.executor import confirmation
+from assistant.tools.said import said_arguments
 from assistant.tts import TextToSpeech
 
 if TYPE_CHECKING:
@@ -232,8 +233,10 @@ class Assistant:
             if on_guess is not None:
                 on_guess(turn_end)
             fast = self.settings.plugins.fast_path
-            tool = fast_path_tool(self.router(), question.strip(), tools) if fast else None
-            if tool is not None:
+            router = self.router()
+            tool = fast_path_tool(router, question.strip(), tools) if fast else None
+            # Unless its arguments are all in the words: then the model writes no call to prepare.
+            if tool is not None and said_arguments(router, tool, question.strip()) is None:
                 local.prefill_call(messages, tool, max_tokens, offered=tools)
         elif on_guess is not None:
             on_guess(None)

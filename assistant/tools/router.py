@@ -12,9 +12,10 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import snowballstemmer
 
@@ -144,25 +145,30 @@ class ToolRouter:
 
     def matched(self, utterance: str) -> list[str]:
         """The tools whose own patterns match the request ("17 times 23" is arithmetic in any words)."""
+        return [name for name in self.patterns if next(self._hits(utterance, name), None) is not None]
+
+    def arguments(self, utterance: str, name: str) -> dict[str, str] | None:
+        """What the named groups of `name`'s patterns took from the request ("in (?P<location>...)"), from
+        the matching pattern that names the most; None when no pattern of it matches."""
+        best = None
+        for hit in self._hits(utterance, name):
+            named = {k: v for k, v in hit.groupdict().items() if v is not None}
+            best = named if best is None or len(named) > len(best) else best
+        return best
+
+    def _hits(self, utterance: str, name: str) -> Iterator[Any]:
         said = utterance[:_PATTERN_CHARS].replace("’", "'")  # typed on some keyboards; patterns say "what's"
-        found = []
-        for name, patterns in self.patterns.items():
-            for pattern in patterns:
-                try:
-                    hit = pattern.search(said, timeout=_PATTERN_TIMEOUT_S)
-                except TimeoutError:
-                    # A pattern that backtracks without end must not freeze the turn: it just does not match.
-                    log.warning(
-                        "tool %s: pattern %r took over %.2f s; ignored",
-                        name,
-                        pattern.pattern,
-                        _PATTERN_TIMEOUT_S,
-                    )
-                    continue
-                if hit:
-                    found.append(name)
-                    break
-        return found
+        for pattern in self.patterns.get(name, []):
+            try:
+                hit = pattern.search(said, timeout=_PATTERN_TIMEOUT_S)
+            except TimeoutError:
+                # A pattern that backtracks without end must not freeze the turn: it just does not match.
+                log.warning(
+                    "tool %s: pattern %r took over %.2f s; ignored", name, pattern.pattern, _PATTERN_TIMEOUT_S
+                )
+                continue
+            if hit:
+                yield hit
 
     def rival(self, utterance: str, name: str, *, minimum: float = 2.5) -> str | None:
         """A plugin tool whose words fit the request better than the built-in `name`'s, if there is one."""

@@ -28,6 +28,7 @@ from assistant.tools import tool
 # examples=[...] are typical requests: they pick which tools a request is offered, and one said as written
 # runs the tool at once. patterns=[...] are regular expressions for requests that can only mean this tool
 # (matched case-insensitively): they run it at once too, so keep them strict ("rock and roll" is no dice).
+# A named group, (?P<count>\\d+), is that argument as said: no model writes the call when it has them all.
 @tool(
     examples=["roll a die", "roll two twenty-sided dice"],
     patterns=[r"^\\W*roll\\s+(?:a|an|one|two|three|\\d+)\\s+(?:[\\w-]+\\s+)?(?:die|dice)\\b"],

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.tools import tool
+from assistant.tools.said import PROPER_NAME
 
 # Common names people say -> IANA zone. Cities that are the last part of a zone name ("Tokyo", "Paris",
 # "new york") are found without this table; it holds the rest: countries, other cities, abbreviations.
@@ -142,7 +143,7 @@ def spoken(now: datetime) -> str:
 
 # Asking the clock, in its usual words; it must be the whole request ("what's the time complexity of
 # quicksort", "what time does the shop close" and "what day is Christmas" are not).
-CLOCK = r"""(?x)
+_ASK = r"""
     ^\W*(?:(?:hey|ok|okay|so|and|sori|please)\W+)*
     (?:(?:can|could|would)\s+you\s+(?:please\s+)?tell\s+me\s+|do\s+you\s+know\s+|tell\s+me\s+)?
     (?: what(?:'s|\s+is)?\s+(?:the\s+)?(?:current\s+|exact\s+|local\s+)?(?:time|date)
@@ -150,13 +151,16 @@ CLOCK = r"""(?x)
       | what\s+(?:date|day)(?:\s+of\s+the\s+(?:week|month))?(?:(?:'s|\s+is)\s+it|\s+it\s+is)
       | what(?:'s|\s+is)\s+today(?:'s\s+date)?
       | (?:the\s+)?(?:current|local|exact)\s+(?:time|date) | the\s+(?:time|date) | today's\s+date
-      | time\s+check )
-    (?:\W+(?:now|right\s+now|today|please|here|there|at\s+the\s+moment|in(?:\s+[\w/'.-]+){1,4}))*
-    \W*$"""
+      | time\s+check )"""
+_WHEN = r"now|right\s+now|today|please|here|there|at\s+the\s+moment"
+CLOCK = "(?x)" + _ASK + rf"(?:\W+(?:{_WHEN}|in(?:\s+[\w/'.-]+){{1,4}}))*\W*$"
+# The same with a place said as its proper name ("in Tokyo", "in New York"; capitalized, as Whisper writes
+# it) and nothing after it but when: the call's time zone as said, no model needed.
+IN_PLACE = "(?x)" + _ASK + rf"(?:\W+(?:{_WHEN}))*\s+in\s+(?P<timezone>{PROPER_NAME})(?:\W+(?:{_WHEN}))*\W*$"
 
 
 @tool(
-    patterns=[CLOCK],
+    patterns=[IN_PLACE, CLOCK],
     examples=[
         "what's the time",
         "tell me the time",

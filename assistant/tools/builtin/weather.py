@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from assistant.tools import tool
+from assistant.tools.said import PROPER_NAME
 
 TIMEOUT_S = 10.0
 
@@ -84,7 +85,17 @@ _WHEN_OR_WHERE = (
     r"(?:(?:right\s+)?now|today|tonight|tomorrow|this\s+(?:morning|afternoon|evening|week)|outside|out|"
     r"in\s+(?!here\b)\w+)"
 )
+# The same requests naming a place as its proper name ("in Oslo", "in New York"; capitalized, as Whisper
+# writes it), and nothing after it but when: the place is the call's location as said, no model needed.
+PLACE = rf"(?P<location>{PROPER_NAME})"
+_NOW = r"(?:\s+(?:right\s+now|now|today|at\s+the\s+moment|this\s+(?:morning|afternoon|evening)))?\W*$"
+NAMED_PLACE = [
+    r"^\W*(?:what|how)(?:'s|\s+is)\s+the\s+weather(?:\s+like)?\s+in\s+" + PLACE + _NOW,
+    r"^\W*how\s+(?:hot|cold|warm|chilly|windy|humid)\s+is\s+it\s+in\s+" + PLACE + _NOW,
+    r"^\W*(?:the\s+)?weather\s+in\s+" + PLACE + _NOW,
+]
 CONDITIONS = [
+    *NAMED_PLACE,
     r"^\W*(?:what|how)(?:'s|\s+is)\s+the\s+weather(?:\s+like)?(?:\s+" + _WHEN_OR_WHERE + r".*)?\W*$",
     r"^\W*how\s+(?:hot|cold|warm|chilly|windy|humid)\s+is\s+it(?:\s+" + _WHEN_OR_WHERE + r".*)?\W*$",
     r"^\W*(?:is|will)\s+it\s+(?:going\s+to\s+)?(?:be\s+)?"

@@ -1,0 +1,107 @@
+"""Arguments a tool's pattern takes from the words as said (named groups): exact, or left to the model."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.chain import fast_path_tool
+from assistant.tools import ToolRegistry
+from assistant.tools.loader import BUILTIN_DIR
+from assistant.tools.router import ToolRouter
+from assistant.tools.said import said_arguments
+from assistant.tools.spec import tool
+from tests.fakes import ScriptedLocalChat, ToolSet, make_settings
+
+
+@pytest.fixture(scope="module")
+def builtins():
+    registry = ToolRegistry([], entry_points=False, builtin_dir=BUILTIN_DIR)
+    registry.load()
+    return ToolRouter(registry.tools.values()), {s.name: s.openai_schema() for s in registry.tools.values()}
+
+
+@pytest.mark.parametrize(
+    ("request_", "name", "arguments"),
+    [
+        ("What time is it in Tokyo?", "get_time", {"timezone": "Tokyo"}),
+        ("What's the time in New York right now?", "get_time", {"timezone": "New York"}),
+        ("What time is it?", "get_time", {}),  # nothing said for the optional zone: local time
+        ("How cold is it in Oslo right now?", "get_weather", {"location": "Oslo"}),
+        ("What's the weather like in St. Louis today?", "get_weather", {"location": "St. Louis"}),
+        ("How warm is it in Rome.", "get_weather", {"location": "Rome"}),  # not "Rome."
+    ],
+)
+def test_a_place_said_by_its_name_is_the_argument(builtins, request_, name, arguments):
+    router, schemas = builtins
+    assert fast_path_tool(router, request_, [schemas[name]]) is not None
+    assert said_arguments(router, schemas[name], request_) == arguments
+
+
+@pytest.mark.parametrize(
+    ("request_", "name"),
+    [
+        ("what time is it in tokyo", "get_time"),  # typed in lower case: the model reads the place
+        ("What time is it in Tokyo, Japan?", "get_time"),
+        ("How cold is it in the UK?", "get_weather"),
+        ("What is the weather in Oslo tomorrow?", "get_weather"),
+        ("How cold is it in Oslo and Bergen?", "get_weather"),
+        ("Set a timer for 10 minutes.", "set_timer"),  # no named group: the model writes the call
+        ("Tell me a joke.", "get_time"),  # no pattern of it matches
+    ],
+)
+def test_otherwise_the_model_writes_the_arguments(builtins, request_, name):
+    router, schemas = builtins
+    assert said_arguments(router, schemas[name], request_) is None
+
+
+@tool(patterns=[r"^roll (?P<count>\w+) (?P<sides>d6|d20) dice$"])
+def roll(count: int, sides: str, label: str = "") -> str:
+    """Roll dice.
+
+    Args:
+        count: how many
+        sides: which die, "d6" or "d20"
+        label: what the roll is for
+    """
+    return f"{count} {sides}"
+
+
+def test_a_plugin_s_named_groups_are_typed_by_its_schema():
+    router = ToolRouter([roll.__sori_tool__])  # type: ignore[attr-defined]
+    schema = roll.__sori_tool__.openai_schema()  # type: ignore[attr-defined]
+    assert said_arguments(router, schema, "roll three d20 dice") == {"count": 3, "sides": "d20"}
+    assert said_arguments(router, schema, "Roll 12 D6 dice") == {"count": 12, "sides": "D6"}
+    assert said_arguments(router, schema, "roll many d6 dice") is None  # not a number
+
+
+def test_the_fast_path_calls_with_said_arguments_without_the_model():
+    from assistant.chain import ToolChain
+    from assistant.llm import ChatMessage
+    from assistant.tools import ToolExecutor
+
+    @tool(patterns=[r"^\W*weather in (?P<city>(?-i:[A-Z]\w*))\W*$"])
+    def get_weather(city: str) -> dict:
+        """The weather in a city now."""
+        return {"location": city, "conditions": "sunny", "temperature_c": 21}
+
+    tools = ToolSet(get_weather)
+    llm = ScriptedLocalChat(forced={"get_weather": {"city": "Somewhere else"}})
+    router = ToolRouter(tools.tools.values())
+    chain = ToolChain(llm, ToolExecutor(tools), make_settings(), local=llm, router=router)
+    question = "Weather in Lima?"
+    chain.run(question, [ChatMessage("user", question)], tools.schemas(), lambda delta: None)
+    assert llm.forced_calls == [] and llm.requests == []  # the model wrote nothing
+    assert [c["arguments"] for c in chain.calls] == [{"city": "Lima"}]
+    assert chain.text == "In Lima it is sunny, 21 °C."
+
+
+def test_a_spoken_place_reaches_the_real_tool(sori):
+    # The real command and model: the time in Tokyo, its zone taken from the words.
+    import json
+
+    r = sori("ask", "--json", "What time is it in Tokyo?")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    (call,) = out["tool_calls"]
+    assert call["name"] == "get_time" and call["arguments"] == {"timezone": "Tokyo"} and call["ok"]
+    assert json.loads(call["content"])["timezone"] == "Asia/Tokyo" and out["answer"]
