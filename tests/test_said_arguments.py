@@ -29,9 +29,15 @@ def builtins():
         ("How cold is it in Oslo right now?", "get_weather", {"location": "Oslo"}),
         ("What's the weather like in St. Louis today?", "get_weather", {"location": "St. Louis"}),
         ("How warm is it in Rome.", "get_weather", {"location": "Rome"}),  # not "Rome."
+        ("Set a timer for ten minutes.", "set_timer", {"duration_seconds": 600}),
+        ("Start a 15 minute timer", "set_timer", {"duration_seconds": 900}),
+        ("What is 17 times 23?", "calculate", {"expression": "17 times 23"}),
+        ("Take a note: buy milk and eggs tomorrow.", "add_note", {"text": "buy milk and eggs tomorrow"}),
+        ("Note that the keys are in the drawer.", "add_note", {"text": "the keys are in the drawer"}),
+        ("Please remember that my locker code is 4512", "add_note", {"text": "my locker code is 4512"}),
     ],
 )
-def test_a_place_said_by_its_name_is_the_argument(builtins, request_, name, arguments):
+def test_arguments_said_in_the_words_are_taken_as_said(builtins, request_, name, arguments):
     router, schemas = builtins
     assert fast_path_tool(router, request_, [schemas[name]]) is not None
     assert said_arguments(router, schemas[name], request_) == arguments
@@ -45,7 +51,11 @@ def test_a_place_said_by_its_name_is_the_argument(builtins, request_, name, argu
         ("How cold is it in the UK?", "get_weather"),
         ("What is the weather in Oslo tomorrow?", "get_weather"),
         ("How cold is it in Oslo and Bergen?", "get_weather"),
-        ("Set a timer for 10 minutes.", "set_timer"),  # no named group: the model writes the call
+        ("Set a pasta timer for 12 minutes.", "set_timer"),  # a label: the model writes the call
+        ("Set a timer for 1.5 seconds.", "set_timer"),  # not a whole number of seconds
+        ("What's 2 to the power of 10?", "calculate"),
+        ("Take a note.", "add_note"),
+        ("Remember that film we saw?", "add_note"),  # a question, no note
         ("Tell me a joke.", "get_time"),  # no pattern of it matches
     ],
 )

@@ -101,12 +101,22 @@ def exact_durations(call: ToolCall, tool: dict[str, Any] | None, request: str) -
     props = (tool["function"].get("parameters") or {}).get("properties", {})
     arguments = dict(call.arguments)
     for key, value in call.arguments.items():
-        kind = (props.get(key) or {}).get("type")
-        unit = _NAME_UNIT.search(key.lower())
-        if kind not in ("integer", "number") or unit is None or isinstance(value, bool):
+        if isinstance(value, bool):
             continue
-        exact = spoken[0] / (1.0 if unit.group(1) == "s" else _unit(unit.group(1)))
-        if kind == "integer" and abs(exact - round(exact)) > 1e-9:
-            continue  # "1.5 seconds" in whole seconds: not exact
-        arguments[key] = round(exact) if kind == "integer" else exact
+        exact = in_unit(spoken[0], key, props.get(key) or {})
+        if exact is not None:
+            arguments[key] = exact
     return call if arguments == call.arguments else ToolCall(call.name, arguments)
+
+
+def in_unit(seconds: float, key: str, schema: dict[str, Any]) -> int | float | None:
+    """A length of time as the value of argument `key`, in the unit its name ends with (duration_seconds,
+    delay_ms); None when it takes no length of time, or a whole number would not be exact."""
+    kind = schema.get("type")
+    unit = _NAME_UNIT.search(key.lower())
+    if kind not in ("integer", "number") or unit is None:
+        return None
+    exact = seconds / (1.0 if unit.group(1) == "s" else _unit(unit.group(1)))
+    if kind == "integer" and abs(exact - round(exact)) > 1e-9:
+        return None  # "1.5 seconds" in whole seconds: not exact
+    return round(exact) if kind == "integer" else exact

@@ -4,13 +4,15 @@ writing them (on a 2-core laptop, half a second for a place name on the default 
 
 Only where that is exact: every required parameter and every optional one the words may fill is named by
 the matching pattern, and each value converts to its parameter's type (a number said as digits or one
-word, a choice among an enum's values); otherwise the model writes the call as before.
+word, a length of time in the unit an argument's name ends with, a choice among an enum's values);
+otherwise the model writes the call as before.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from assistant.tools.durations import in_unit, spoken_durations
 from assistant.tools.grounding import NUMBER_WORDS, without_unsaid_options
 from assistant.tools.router import ToolRouter
 
@@ -38,16 +40,19 @@ def said_arguments(router: ToolRouter, tool: dict[str, Any], request: str) -> di
     for key, text in groups.items():
         if key not in props:
             continue
-        value = _typed(text.strip(), props[key] or {})
+        value = _typed(text.strip(), key, props[key] or {})
         if value is None:
             return None
         args[key] = value
     return args
 
 
-def _typed(text: str, schema: dict[str, Any]) -> Any:
+def _typed(text: str, key: str, schema: dict[str, Any]) -> Any:
     if not text:
         return None
+    lengths = spoken_durations(text)
+    if len(lengths) == 1 and (value := in_unit(lengths[0], key, schema)) is not None:
+        return value  # "10 minutes" for duration_seconds: 600
     if "enum" in schema:
         return next((v for v in schema["enum"] if str(v).lower() == text.lower()), None)
     kind = schema.get("type")

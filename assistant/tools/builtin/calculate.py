@@ -183,8 +183,17 @@ ARITHMETIC = (
 )
 
 
+# Numbers and operators alone ("what is 17 times 23"): the words are the expression, as the tool reads it.
+_NUM = r"\d+(?:\.\d+)?"
+_OP = r"(?:[-+*/×÷^]|x|times|plus|minus|multiplied\s+by|divided\s+by|over)"
+PLAIN_SUM = (
+    r"^\W*(?:(?:what(?:'s|\s+is)|how\s+much\s+is|calculate|compute)\s+)?"
+    rf"(?P<expression>{_NUM}(?:\s*{_OP}\s*{_NUM})+)\W*$"
+)
+
+
 @tool(
-    patterns=[ARITHMETIC],
+    patterns=[PLAIN_SUM, ARITHMETIC],
     examples=[
         "what is 12 times 34",
         "what's 20 percent of 150",

@@ -47,7 +47,17 @@ def _stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and lower.endswith("s") and not lower.endswith("ss") else word
 
 
+# A note asked for in so many words; what follows is the note as said. Not a question ("Remember that
+# film we saw?").
+_NOTE = r"\s+(?P<text>\w[^?]*?)[\s.!]*$"
+NOTE_REQUESTS = [
+    r"^\W*(?:please\s+)?(?:take|make|add|write(?:\s+down)?)\s+a\s+note(?:\s*:|\s+that)" + _NOTE,
+    r"^\W*(?:please\s+)?(?:note\s+(?:down\s+)?|remember\s+)that" + _NOTE,
+]
+
+
 @tool(
+    patterns=NOTE_REQUESTS,
     examples=[
         "take a note: call the plumber tomorrow",
         "note that the car needs an oil change",

@@ -17,6 +17,9 @@ TIMER_REQUESTS = [
     _ASK + r"(?=.*\b" + DURATION + r")(?:set|start)\s+(?:me\s+)?(?:an?\s+)?(?:" + DURATION + r"\s+)?"
     r"(?:\w+\s+)?timer\b",
     _ASK + r"remind\s+me\s+in\s+" + DURATION,
+    # The whole request a timer and its length, nothing else: the length as said is the argument.
+    _ASK + r"(?:set|start)\s+(?:me\s+)?an?\s+timer\s+for\s+(?P<duration_seconds>" + DURATION + r")\W*$",
+    _ASK + r"(?:set|start)\s+(?:me\s+)?an?\s+(?P<duration_seconds>" + DURATION + r")\s+timer\W*$",
 ]
 
 
