@@ -34,6 +34,7 @@ def builtins():
         ("What is 17 times 23?", "calculate", {"expression": "17 times 23"}),
         ("Take a note: buy milk and eggs tomorrow.", "add_note", {"text": "buy milk and eggs tomorrow"}),
         ("Note that the keys are in the drawer.", "add_note", {"text": "the keys are in the drawer"}),
+        ("Take a note buy milk and eggs tomorrow.", "add_note", {"text": "buy milk and eggs tomorrow"}),
         ("Please remember that my locker code is 4512", "add_note", {"text": "my locker code is 4512"}),
     ],
 )

@@ -51,7 +51,8 @@ def _stem(word: str) -> str:
 # film we saw?").
 _NOTE = r"\s+(?P<text>\w[^?]*?)[\s.!]*$"
 NOTE_REQUESTS = [
-    r"^\W*(?:please\s+)?(?:take|make|add|write(?:\s+down)?)\s+a\s+note(?:\s*:|\s+that)" + _NOTE,
+    # Whisper often drops the pause after "note": "Take a note buy milk".
+    r"^\W*(?:please\s+)?(?:take|make|add|write(?:\s+down)?)\s+a\s+note(?:\s*[:,]|\s+that)?" + _NOTE,
     r"^\W*(?:please\s+)?(?:note\s+(?:down\s+)?|remember\s+)that" + _NOTE,
 ]
 
