@@ -75,8 +75,13 @@ def test_the_model_s_value_stands_where_the_words_are_not_exact():
 
 
 def test_the_small_model_s_timer_is_as_long_as_asked(assistant):
-    """Real small model, typed requests: the timer set is the length said, however the model wrote it."""
-    for text, seconds in (("Set a timer for 10 minutes.", 600), ("Start a 15 minute timer.", 900)):
+    """Real small model, typed requests: the timer set is the length said, however the model wrote it (a
+    label to write: the model writes the call) or taken as said (nothing but the length)."""
+    for text, seconds in (
+        ("Set a pasta timer for 10 minutes.", 600),
+        ("Start a 15 minute timer for the eggs.", 900),
+        ("Set a timer for 10 minutes.", 600),
+    ):
         conv = assistant.store.new_conversation()
         assistant.reply(conv.id, text)
         calls = [
