@@ -77,6 +77,13 @@ def roll(count: int, sides: str, label: str = "") -> str:
     return f"{count} {sides}"
 
 
+def test_a_long_note_is_never_cut_short(builtins):
+    # The patterns read only the start of a very long request: such a note goes to the model whole.
+    router, schemas = builtins
+    note = "Take a note: " + "the long list goes on " * 200
+    assert said_arguments(router, schemas["add_note"], note) is None
+
+
 def test_a_plugin_s_named_groups_are_typed_by_its_schema():
     router = ToolRouter([roll.__sori_tool__])  # type: ignore[attr-defined]
     schema = roll.__sori_tool__.openai_schema()  # type: ignore[attr-defined]

@@ -150,6 +150,8 @@ class ToolRouter:
     def arguments(self, utterance: str, name: str) -> dict[str, str] | None:
         """What the named groups of `name`'s patterns took from the request ("in (?P<location>...)"), from
         the matching pattern that names the most; None when no pattern of it matches."""
+        if len(utterance) > _PATTERN_CHARS:
+            return None  # the patterns see only its start: an argument taken from it would be cut short
         best = None
         for hit in self._hits(utterance, name):
             named = {k: v for k, v in hit.groupdict().items() if v is not None}
