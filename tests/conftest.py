@@ -40,6 +40,33 @@ max_tokens = 96
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def builtin_registry():
+    """Sori's built-in tools, loaded as user plugins are (no plugin folders, no entry points)."""
+    from assistant.tools import ToolRegistry
+    from assistant.tools.loader import BUILTIN_DIR
+
+    registry = ToolRegistry(dirs=[], builtin_dir=BUILTIN_DIR, entry_points=False)
+    registry.load()
+    return registry
+
+
+def call(executor, name: str, **arguments):
+    """Run a tool that must succeed; its JSON result, decoded."""
+    import json
+
+    result = executor.call(name, arguments)
+    assert result.ok, result.error
+    return json.loads(result.content)
+
+
+def fails(executor, name: str, **arguments) -> str:
+    """Run a tool that must fail cleanly; its error message."""
+    result = executor.call(name, arguments)
+    assert not result.ok, result.content
+    assert result.error
+    return result.error
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     if not (SHARED / "audio" / "jfk.flac").is_file():

@@ -12,7 +12,7 @@ import pytest
 from assistant import paths
 from assistant.services import documents as index
 from assistant.tools import ToolExecutor, ToolRegistry
-from tests.test_builtin_tools import builtin_registry, call
+from tests.conftest import builtin_registry, call
 
 FILLER = "This paragraph is here so that the file is more than one passage long. " * 12
 

@@ -11,7 +11,7 @@ import pytest
 from assistant import paths
 from assistant.services.timers import Timer, TimerService, add_timer, format_duration, pending_timers
 from assistant.tools import ToolExecutor, ToolRegistry
-from tests.test_builtin_tools import builtin_registry, call, fails
+from tests.conftest import builtin_registry, call, fails
 
 
 @pytest.fixture(scope="module")

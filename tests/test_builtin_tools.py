@@ -9,25 +9,18 @@ import time
 import webbrowser
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from assistant.tools import ToolExecutor, ToolRegistry
 from assistant.tools.loader import BUILTIN_DIR
-from tests.conftest import SHARED
+from tests.conftest import SHARED, builtin_registry, call, fails
 
 EXPECTED_TOOLS = {
     "get_time", "calculate", "set_timer", "list_timers", "cancel_timer", "add_note", "list_notes",
     "search_notes", "delete_note", "search_documents", "get_weather", "open_url",
 }  # fmt: skip
-
-
-def builtin_registry() -> ToolRegistry:
-    registry = ToolRegistry(dirs=[], builtin_dir=BUILTIN_DIR, entry_points=False)
-    registry.load()
-    return registry
 
 
 @pytest.fixture(scope="module")
@@ -38,21 +31,6 @@ def registry() -> ToolRegistry:
 @pytest.fixture
 def executor(registry: ToolRegistry) -> ToolExecutor:
     return ToolExecutor(registry)
-
-
-def call(executor: ToolExecutor, name: str, **arguments: Any) -> Any:
-    """Run a tool that must succeed; its JSON result, decoded."""
-    result = executor.call(name, arguments)
-    assert result.ok, result.error
-    return json.loads(result.content)
-
-
-def fails(executor: ToolExecutor, name: str, **arguments: Any) -> str:
-    """Run a tool that must fail cleanly; its error message."""
-    result = executor.call(name, arguments)
-    assert not result.ok, result.content
-    assert result.error
-    return result.error
 
 
 # -- the registry -------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from assistant.tools import ToolExecutor, ToolRegistry
-from tests.test_builtin_tools import builtin_registry, call, fails
+from tests.conftest import builtin_registry, call, fails
 
 DATA = Path(__file__).parent / "data" / "weather"
 PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"]

@@ -5,18 +5,16 @@ from __future__ import annotations
 import pytest
 
 from assistant.chain import fast_path_tool
-from assistant.tools import ToolRegistry
-from assistant.tools.loader import BUILTIN_DIR
 from assistant.tools.router import ToolRouter
 from assistant.tools.said import said_arguments
 from assistant.tools.spec import tool
+from tests.conftest import builtin_registry
 from tests.fakes import ScriptedLocalChat, ToolSet, make_settings
 
 
 @pytest.fixture(scope="module")
 def builtins():
-    registry = ToolRegistry([], entry_points=False, builtin_dir=BUILTIN_DIR)
-    registry.load()
+    registry = builtin_registry()
     return ToolRouter(registry.tools.values()), {s.name: s.openai_schema() for s in registry.tools.values()}
 
 

@@ -197,9 +197,8 @@ def test_another_call_in_one_answer_must_do_more_than_those_before() -> None:
     assert not adds_something(ToolCall("area", {"radius": 15}), areas, circles)
 
 
-
 def _timer_schema() -> dict:
-    from tests.test_builtin_tools import builtin_registry
+    from tests.conftest import builtin_registry
 
     return builtin_registry().tools["set_timer"].openai_schema()
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.tools.loader import BUILTIN_DIR, ToolRegistry
 from assistant.tools.router import ToolRouter, words
+from tests.conftest import builtin_registry
 
 
 @pytest.fixture(scope="module")
 def router() -> ToolRouter:
-    registry = ToolRegistry([], entry_points=False, builtin_dir=BUILTIN_DIR)
-    registry.load()
-    return ToolRouter(registry.tools.values())
+    return ToolRouter(builtin_registry().tools.values())
 
 
 @pytest.mark.parametrize(
@@ -173,8 +171,7 @@ def test_no_fast_path_when_a_required_number_was_not_said(router: ToolRouter) ->
 def test_a_users_tool_that_fits_better_wins_over_a_builtins_pattern(router: ToolRouter) -> None:
     from assistant.tools import tool
 
-    registry = ToolRegistry([], entry_points=False, builtin_dir=BUILTIN_DIR)
-    registry.load()
+    registry = builtin_registry()
 
     @tool(examples=["snow report for Whistler"])
     def ski_resort_weather(resort: str) -> str:
