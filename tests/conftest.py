@@ -7,6 +7,7 @@ they may not load a real model or start `sori` (checked while they run).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import re
@@ -92,6 +93,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if REAL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=_first)
+
+
+def _first(item: pytest.Item) -> int:
+    """xdist hands each worker a contiguous share of the collection, first one first: the tests that wait
+    on the real clock go at the start of the first worker's share, so the others keep the cores busy
+    meanwhile instead of all waiting at the end of the run."""
+    if item.get_closest_marker("alone") is not None:
+        return 0
+    return 1 if item.get_closest_marker("realtime") is not None else 2
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -100,10 +111,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+@contextlib.contextmanager
+def _turn(item: pytest.Item, alone: bool):
     """Under xdist (`make test`), a test marked `alone` runs while no other test does: it waits for those
-    running to end, and none starts until it has (a lock file shared by this run's workers)."""
+    running to end, and none starts until it has (lock files shared by this run's workers)."""
     uid = getattr(item.config, "workerinput", {}).get("testrunuid")
     if uid is None:
         yield
@@ -113,7 +124,6 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
 
     base = Path(tempfile.gettempdir()) / f"sori-tests-{uid}"
     with open(f"{base}.gate", "a") as gate, open(f"{base}.lock", "a") as lock:
-        alone = item.get_closest_marker("alone") is not None
         fcntl.flock(gate, fcntl.LOCK_EX)  # held by an `alone` test while it waits and runs
         if not alone:
             fcntl.flock(gate, fcntl.LOCK_UN)
@@ -123,6 +133,27 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
             fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """Every other test holds its turn from set-up to tear-down."""
+    if item.get_closest_marker("alone") is not None:
+        yield
+        return
+    with _turn(item, alone=False):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """An `alone` test has only its call alone: its fixtures (models loaded, prompts readied) are set up
+    while the others run."""
+    if item.get_closest_marker("alone") is None:
+        yield
+        return
+    with _turn(item, alone=True):
+        yield
 
 
 def _starts_sori(args: object) -> bool:

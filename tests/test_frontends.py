@@ -29,8 +29,8 @@ from assistant.cli.listen import HandsFree
 from assistant.session_audio import chime
 from tests.conftest import SHARED
 from tests.fakes import ScriptedLocalChat, ScriptedSTT, ToneTTS, Turn, make_assistant
-from tests.test_session import GARAGE_PLUGIN
-from tests.test_ui_support import LOAD_TIMEOUT_MS  # also: Qt on its offscreen platform
+from tests.plugin_files import GARAGE_PLUGIN
+from tests.ui_support import LOAD_TIMEOUT_MS  # also: Qt on its offscreen platform
 
 UTTERANCES = SHARED / "eval" / "utterances"  # recordings of questions, with transcripts.tsv
 PAUSES = Path(__file__).parent / "data" / "pauses"  # questions with a pause mid-sentence

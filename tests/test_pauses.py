@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assistant.audio.sources import speech_bounds
-from assistant.cli.bench_pauses import bench_pauses, read_manifest
+from assistant.cli.bench_pauses import bench_pauses, read_manifest, ready
 from tests.conftest import norm
 
 PAUSES = Path(__file__).parent / "data" / "pauses"
@@ -61,18 +61,28 @@ def test_manifest_matches_the_recordings():
     assert (PAUSES / "README.md").is_file()
 
 
+FILES = [
+    "p01_set_a_timer_for.wav",
+    "p13_what_is_the_capital.wav",
+    "p09_what_is_seven_times.wav",
+    "c04_what_time_is_it.wav",
+    "c13_what_is_the_capital.wav",
+    "c02_what_s_the_weather.wav",
+]
+
+
+@pytest.fixture
+def readied(assistant):
+    """Models loaded and prompts saved before the test's turn to run alone comes (conftest.py)."""
+    ready(assistant, [r for r in read_manifest(PAUSES) if r["file"] in FILES])
+    return assistant
+
+
 @pytest.mark.alone  # real time: other tests on the cores would delay the decisions it measures
-def test_pauses_mid_sentence_hold_the_turn_and_whole_questions_are_found_whole(assistant):
+def test_pauses_mid_sentence_hold_the_turn_and_whole_questions_are_found_whole(readied):
     # Through the real loop, real Whisper and the real chat model's end-of-turn guess. Whisper writes
     # "What is the capital of? Australia." for the first: its question mark alone would have ended the turn.
-    files = [
-        "p01_set_a_timer_for.wav",
-        "p13_what_is_the_capital.wav",
-        "p09_what_is_seven_times.wav",
-        "c04_what_time_is_it.wav",
-        "c13_what_is_the_capital.wav",
-        "c02_what_s_the_weather.wav",
-    ]
+    assistant, files = readied, FILES
     result = bench_pauses(assistant, PAUSES, only=files)
     rows = {r["file"]: r for r in result["rows"]}
     assert set(rows) == set(files)

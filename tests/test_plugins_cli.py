@@ -17,7 +17,7 @@ from assistant.errors import InputError
 from assistant.tools import PluginError, ToolRegistry
 from assistant.tools.router import ToolRouter
 from assistant.tools.template import PLUGIN_TEMPLATE, new_plugin
-from tests.test_tools_loader import GOOD, make_folder, write
+from tests.plugin_files import GOOD, make_folder, write
 
 
 @pytest.fixture(autouse=True)

@@ -114,11 +114,12 @@ def test_misbehaving_plugins_do_not_break_the_good_one(tool_assistant, plugin_di
     assert not bomb["ok"] and "the bomb exploded" in bomb["error"]
     (odd,) = called(a.reply(conv.id, "Make an unserializable object."), "unserializable_object")
     assert not odd["ok"] and "object" in odd["error"]
+    (roll,) = called(a.reply(conv.id, ROLL), "roll_dice")
+    assert roll["ok"]
+    # Last: every later turn would evaluate its 1,000 characters again.
     (flood,) = called(a.reply(conv.id, "Flood me with text."), "flood_text")
     assert flood["ok"] and len(flood["content"]) <= a.settings.plugins.max_result_chars
     assert "truncated" in flood["content"]
-    (roll,) = called(a.reply(conv.id, ROLL), "roll_dice")
-    assert roll["ok"]
     assert len([m for m in a.store.messages(conv.id) if m.role == "assistant" and m.tool_calls]) == 5
 
 

@@ -29,20 +29,7 @@ from assistant.services.timers import add_timer, pending_timers
 from assistant.session import Busy, Session
 from assistant.session_audio import chime
 from tests.fakes import RecordingSink, ScriptedLocalChat, ToneTTS, make_assistant
-
-GARAGE_PLUGIN = '''
-import os
-from pathlib import Path
-
-from assistant.tools import tool
-
-
-@tool(confirm="Open the garage door?", examples=["open the garage door"])
-def open_garage() -> str:
-    """Open the garage door."""
-    Path(os.environ["SORI_TEST_GARAGE"]).write_text("open")
-    return "the garage door is open"
-'''
+from tests.plugin_files import GARAGE_PLUGIN
 
 
 class Events(list):

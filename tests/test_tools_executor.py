@@ -11,7 +11,7 @@ import pytest
 from assistant.errors import Cancelled
 from assistant.tools import ToolExecutor, ToolRegistry, ToolResult
 from assistant.tools.executor import CallRefused, PendingCall, confirmation
-from tests.test_tools_loader import make_folder, mixed_folder, write
+from tests.plugin_files import make_folder, mixed_folder, write
 
 CONFIRMED = '''
 import asyncio

@@ -7,7 +7,7 @@ import time
 import pytest
 from PySide6.QtCore import Qt, QTimer
 
-from tests.test_ui_support import ANSWER_TIMEOUT_MS, ask, open_window, shown_messages
+from tests.ui_support import ANSWER_TIMEOUT_MS, ask, open_window, shown_messages
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ import pytest
 
 from assistant import paths
 from assistant.store import ConversationStore
-from tests.test_ui_support import open_window, shown_messages
+from tests.ui_support import open_window, shown_messages
 
 pytestmark = pytest.mark.slow
 

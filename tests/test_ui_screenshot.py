@@ -7,7 +7,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
 from assistant.store import ConversationStore
-from tests.test_ui_support import dark_palette
+from tests.ui_support import dark_palette
 from ui.app import run_app
 
 pytestmark = pytest.mark.slow

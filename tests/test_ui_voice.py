@@ -7,7 +7,7 @@ import wave
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.test_ui_support import ANSWER_TIMEOUT_MS, open_window
+from tests.ui_support import ANSWER_TIMEOUT_MS, open_window
 
 pytestmark = pytest.mark.slow
 

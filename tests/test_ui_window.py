@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from assistant import paths
 from assistant.store import ConversationStore
-from tests.test_ui_support import dark_palette, open_window
+from tests.ui_support import dark_palette, open_window
 from ui import display_available
 
 pytestmark = pytest.mark.slow
@@ -316,7 +316,7 @@ def test_a_typed_timer_rings_in_the_window_and_after_a_restart(qtbot, small_sett
     import time
 
     from assistant.services.timers import pending_timers
-    from tests.test_ui_support import ask
+    from tests.ui_support import ask
 
     window = open_window(qtbot, small_settings, engines, audio_out=tmp_path / "first.wav")
     result = ask(qtbot, window, "Set a timer for 3 seconds.")
@@ -351,7 +351,7 @@ def secret_word() -> str:
 def test_a_plugin_dropped_in_while_the_window_is_open_is_callable(qtbot, small_settings, engines):
     import time
 
-    from tests.test_ui_support import ask
+    from tests.ui_support import ask
 
     folder = paths.plugins_dir()
     folder.mkdir(parents=True, mode=0o700)

@@ -21,6 +21,9 @@ from assistant.events import BargeIn, ConfirmationAnswered, ConfirmationAsked, R
 from assistant.pipeline import VoiceLoop
 from assistant.store import ConversationStore
 from tests.conftest import norm
+from tests.plugin_files import GARAGE_PLUGIN
+
+pytestmark = pytest.mark.realtime  # audio in and out at the speed of speech
 
 
 def run_loop(assistant, source, sink, voice: VoiceSettings | None = None, then=None):
@@ -217,21 +220,6 @@ def test_sixty_second_monologue_is_transcribed_completely(assistant, shared, tmp
     assert loop_words.wer < 0.15, heard
     spoken = [m for m in assistant.store.messages(conv.id) if m.role == "user"]
     assert len(spoken) == len(turns) >= 1
-
-
-GARAGE_PLUGIN = '''
-import os
-from pathlib import Path
-
-from assistant.tools import tool
-
-
-@tool(confirm="Open the garage door?", examples=["open the garage door", "open the garage"])
-def open_garage() -> str:
-    """Open the garage door."""
-    Path(os.environ["SORI_TEST_GARAGE"]).write_text("open")
-    return "the garage door is open"
-'''
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,8 @@ from assistant.events import BargeIn, ReplyDone
 from assistant.pipeline import VoiceLoop
 from tests.conftest import assert_clean_error, norm
 
+pytestmark = pytest.mark.realtime  # audio in and out at the speed of speech
+
 # A living room: long reverberation, the speaker 10 cm from the microphone, output buffered 150 ms
 # longer than the sink reports, a small speaker driven into clipping, Sori 10 dB louder than the user.
 LIVING_ROOM = RoomParams(

@@ -136,6 +136,18 @@ def summarize(rows: list[dict], end_silence_ms: int, profile: str) -> dict:
     return out
 
 
+def ready(assistant: Assistant, entries: list[dict]) -> None:
+    """The models loaded and warm, untimed: Whisper's first call is slower than the rest (a silent second
+    takes it), and the prompt prefix of each set of tools these requests are offered is saved on disk, as
+    it is once Sori has been used: what is measured is the decision, not a prefix evaluated the first time."""
+    for engine in (assistant.stt, assistant.llm, assistant.tts):
+        engine.load()  # type: ignore[attr-defined]
+    assistant.transcribe(np.zeros(16_000, np.float32))
+    for entry in entries:
+        for text in {entry.get("text", ""), entry.get("first_part", "")} - {""}:
+            assistant.warm(assistant.tool_schemas(text))
+
+
 def bench_pauses(
     assistant: Assistant, folder: Path, only: list[str] | None = None, per_kind: int | None = None
 ) -> dict:
@@ -151,15 +163,7 @@ def bench_pauses(
     missing = [e["file"] for e in entries if not (folder / e["file"]).is_file()]
     if missing:
         raise SoriError(f"{folder}: {missing[0]} is listed in {MANIFEST} but missing; regenerate the set")
-    for engine in (assistant.stt, assistant.llm, assistant.tts):
-        engine.load()  # type: ignore[attr-defined]
-    # Whisper's first call is slower than the rest: warm it on a silent second, untimed. And the prompt
-    # prefix of each set of tools these requests are offered is saved on disk, as it is once Sori has been
-    # used: what is measured is the decision, not a prefix evaluated for the first time.
-    assistant.transcribe(np.zeros(16_000, np.float32))
-    for entry in entries:
-        for text in {entry.get("text", ""), entry.get("first_part", "")} - {""}:
-            assistant.warm(assistant.tool_schemas(text))
+    ready(assistant, entries)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         for entry in entries:
