@@ -24,6 +24,7 @@ from assistant.speaker import ReplySpeaker
 from assistant.speech import SpeechOutput
 from assistant.store import ConversationStore, Message
 from assistant.stt import SpeechToText, Transcription
+from assistant.text.endings import is_clear_question
 from assistant.text.utf8 import NOT_UTF8, scrub
 from assistant.tools.executor import confirmation
 from assistant.tools.said import said_arguments
@@ -217,26 +218,39 @@ class Assistant:
 
         Returns the model's probability that the user's turn ends after these words (None: unknown), also
         given to `on_guess` as soon as it is known: a request the fast path will answer has its call's
-        opening evaluated after that (about 100 ms on the default model), ready for the call.
+        opening evaluated after that (about 100 ms on the default model), ready for the call. A question a
+        tool's pattern takes whole, with arguments said in it, is whole (1.0) without asking the model.
         """
         local = self.local_llm
         turn_end = None
-        if local is not None and question.strip() and len(question) <= MAX_QUESTION_CHARS:
+        text = question.strip()
+        if local is not None and text and len(question) <= MAX_QUESTION_CHARS:
             # The same prompt reply() will build, tool schemas included, or the work is wasted.
-            tools = self.tool_schemas(question.strip())
+            tools = self.tool_schemas(text)
+            router = self.router()
+            tool = fast_path_tool(router, text, tools) if self.settings.plugins.fast_path else None
+            said = said_arguments(router, tool, text) if tool is not None else None
+            # "What time is it in Tokyo?": a question whose place, length or sum was said. Not a statement:
+            # "Add a note that" is a note's whole pattern too, cut short.
+            whole = bool(said) and is_clear_question(text)
+            if whole:
+                turn_end = 1.0
+                if on_guess is not None:
+                    on_guess(turn_end)
+                if self.settings.plugins.fast_path_reply == "template":
+                    return turn_end  # the answer is the tool's result in a fixed sentence: no model at all
             # The system+tools prefix from its saved state first (milliseconds), as reply() does; without
             # this the prefill evaluated that prefix from scratch, seconds longer than the reply it served.
             self.warm(tools)
-            messages = [*self.history(conversation_id), ChatMessage("user", question.strip())]
+            messages = [*self.history(conversation_id), ChatMessage("user", text)]
             max_tokens = self.settings.llm.max_tokens
-            turn_end = local.prefill(messages, max_tokens, tools or None).turn_end
-            if on_guess is not None:
-                on_guess(turn_end)
-            fast = self.settings.plugins.fast_path
-            router = self.router()
-            tool = fast_path_tool(router, question.strip(), tools) if fast else None
+            guess = local.prefill(messages, max_tokens, tools or None).turn_end
+            if not whole:
+                turn_end = guess
+                if on_guess is not None:
+                    on_guess(turn_end)
             # Unless its arguments are all in the words: then the model writes no call to prepare.
-            if tool is not None and said_arguments(router, tool, question.strip()) is None:
+            if tool is not None and said is None:
                 local.prefill_call(messages, tool, max_tokens, offered=tools)
         elif on_guess is not None:
             on_guess(None)

@@ -340,6 +340,38 @@ def test_the_prefill_gives_its_guess_first_then_readies_a_fast_path_call(tmp_pat
     assert llm.prefilled_calls == ["get_weather"]
 
 
+@tool(patterns=[r"\bweather in (?P<city>[A-Z][a-z]+)\b"])
+def city_weather(city: str) -> dict:
+    """The weather in a city now."""
+    return {"location": city, "conditions": "sunny"}
+
+
+@tool(patterns=[r"^(?:add|take) a note(?: that)? (?P<text>.+?)[.!]?$"])
+def jot(text: str) -> str:
+    """Add a note."""
+    return "noted"
+
+
+def test_a_question_a_tool_takes_whole_is_whole_without_the_model(tmp_path):
+    llm = ScriptedLocalChat(turn_end=lambda text: 0.02)
+    a = make_assistant(tmp_path, llm=llm, tools=ToolSet(city_weather, jot))
+    conv = a.store.new_conversation().id
+    seen: list[float | None] = []
+    # The place is in the words: the tool answers in a fixed sentence, so the model has nothing to do.
+    assert a.prefill(conv, "What's the weather in Paris?", on_guess=seen.append) == 1.0
+    assert seen == [1.0] and llm.prefilled == []
+    # The same words as a fragment of a statement ("Add a note that", a note's whole pattern too) and a
+    # question without its place: the model's guess decides.
+    for words in ("Add a note that.", "What's the weather in?"):
+        assert a.prefill(conv, words, on_guess=seen.append) == 0.02
+    assert seen == [1.0, 0.02, 0.02] and len(llm.prefilled) == 2
+    # When the model phrases the tool's result, its prompt is readied after the guess.
+    model = {"plugins": {"fast_path_reply": "model"}}
+    b = make_assistant(tmp_path / "b", llm=llm, tools=ToolSet(city_weather), settings=model)
+    assert b.prefill(b.store.new_conversation().id, "What's the weather in Oslo?") == 1.0
+    assert len(llm.prefilled) == 3
+
+
 # -- the reply speaker -----------------------------------------------------------------------------
 
 

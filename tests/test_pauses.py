@@ -95,8 +95,9 @@ def test_pauses_mid_sentence_hold_the_turn_and_whole_questions_are_found_whole(r
     threshold = assistant.settings.voice.turn_end_threshold
     for name in files[3:]:
         row = rows[name]
-        # The model's guess finds each whole question whole, from the speculative transcript (one Whisper
-        # pass): the loop may answer at the short silence instead of waiting out the end-of-turn silence.
+        # The model's guess finds each whole question whole (the weather's place said: its tool's pattern),
+        # from the speculative transcript (one Whisper pass): the loop may answer at the short silence
+        # instead of waiting out the end-of-turn silence.
         # How much sooner depends on the machine's speed: `sori bench latency` measures it (late_ends, p50).
         assert row["turn_end_guess"] is not None and row["turn_end_guess"] >= threshold, row
         assert row["speculative_hit"], row
