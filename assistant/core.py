@@ -27,7 +27,7 @@ from assistant.stt import SpeechToText, Transcription
 from assistant.text.endings import is_clear_question
 from assistant.text.utf8 import NOT_UTF8, scrub
 from assistant.tools.executor import confirmation
-from assistant.tools.said import said_arguments
+from assistant.tools.said import bounded, said_arguments
 from assistant.tts import TextToSpeech
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ class Assistant:
 
         Returns the model's probability that the user's turn ends after these words (None: unknown), also
         given to `on_guess` as soon as it is known: a request the fast path will answer has its call's
-        opening evaluated after that (about 100 ms on the default model), ready for the call. A question a
+        opening evaluated after that (about 100 ms on the default model), ready for the call. A request a
         tool's pattern takes whole, with arguments said in it, is whole (1.0) without asking the model.
         """
         local = self.local_llm
@@ -230,9 +230,11 @@ class Assistant:
             router = self.router()
             tool = fast_path_tool(router, text, tools) if self.settings.plugins.fast_path else None
             said = said_arguments(router, tool, text) if tool is not None else None
-            # "What time is it in Tokyo?": a question whose place, length or sum was said. Not a statement:
-            # "Add a note that" is a note's whole pattern too, cut short.
-            whole = bool(said) and is_clear_question(text)
+            # A question a tool's pattern takes whole ("What time is it in Tokyo?", "What time is it?"); a
+            # statement only when what was said cannot go on ("Set a timer for 10 minutes"; "Add a note
+            # that" is a note's whole pattern too, cut short). The turn taker answers a statement only
+            # after the long silence, and takes an early answer back if the user goes on.
+            whole = said is not None and (is_clear_question(text) or bounded(said, tool))
             if whole:
                 turn_end = 1.0
                 if on_guess is not None:

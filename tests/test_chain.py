@@ -352,7 +352,19 @@ def jot(text: str) -> str:
     return "noted"
 
 
-def test_a_question_a_tool_takes_whole_is_whole_without_the_model(tmp_path):
+@tool(patterns=[r"^count (?P<number>\d+) sheep in (?P<field>[A-Z][a-z]+)[.!]?$"])
+def count_in(number: int, field: str) -> int:
+    """Count sheep in a field."""
+    return number
+
+
+@tool(patterns=[r"^what day is it\b"])
+def what_day() -> str:
+    """Today's day of the week."""
+    return "Monday"
+
+
+def test_a_request_a_tool_takes_whole_is_whole_without_the_model(tmp_path):
     llm = ScriptedLocalChat(turn_end=lambda text: 0.02)
     a = make_assistant(tmp_path, llm=llm, tools=ToolSet(city_weather, jot))
     conv = a.store.new_conversation().id
@@ -360,8 +372,12 @@ def test_a_question_a_tool_takes_whole_is_whole_without_the_model(tmp_path):
     # The place is in the words: the tool answers in a fixed sentence, so the model has nothing to do.
     assert a.prefill(conv, "What's the weather in Paris?", on_guess=seen.append) == 1.0
     assert seen == [1.0] and llm.prefilled == []
-    # The same words as a fragment of a statement ("Add a note that", a note's whole pattern too) and a
-    # question without its place: the model's guess decides.
+    # A statement whose values cannot go on (a number, a name) is whole too, unless the words are a fragment
+    # of free text ("Add a note that", a note's whole pattern too); a question without its place: the
+    # model's guess decides.
+    c = make_assistant(tmp_path / "c", llm=llm, tools=ToolSet(count_in, what_day))
+    assert c.prefill(c.store.new_conversation().id, "Count 12 sheep in Dover") == 1.0
+    assert c.prefill(c.store.new_conversation().id, "What day is it?") == 1.0  # nothing to say: whole
     for words in ("Add a note that.", "What's the weather in?"):
         assert a.prefill(conv, words, on_guess=seen.append) == 0.02
     assert seen == [1.0, 0.02, 0.02] and len(llm.prefilled) == 2

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.chain import fast_path_tool
 from assistant.tools.router import ToolRouter
-from assistant.tools.said import said_arguments
+from assistant.tools.said import bounded, said_arguments
 from assistant.tools.spec import tool
 from tests.conftest import builtin_registry
 from tests.fakes import ScriptedLocalChat, ToolSet, make_settings
@@ -40,6 +40,21 @@ def test_arguments_said_in_the_words_are_taken_as_said(builtins, request_, name,
     router, schemas = builtins
     assert fast_path_tool(router, request_, [schemas[name]]) is not None
     assert said_arguments(router, schemas[name], request_) == arguments
+
+
+@pytest.mark.parametrize(
+    ("request_", "name", "whole"),
+    [
+        ("Set a timer for 10 minutes", "set_timer", True),  # a length
+        ("How cold is it in New York", "get_weather", True),  # a name
+        ("What is 17 times 23", "calculate", False),  # a sum may go on: "... plus 4"
+        ("Add a note that", "add_note", False),  # a note's first word, not a note
+        ("Note that the keys are in the drawer", "add_note", False),
+    ],
+)
+def test_said_values_that_cannot_go_on_make_a_request_whole(builtins, request_, name, whole):
+    router, schemas = builtins
+    assert bounded(said_arguments(router, schemas[name], request_) or {}, schemas[name]) is whole
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import regex
+
 from assistant.tools.durations import in_unit, spoken_durations
 from assistant.tools.grounding import NUMBER_WORDS, without_unsaid_options
 from assistant.tools.router import ToolRouter
@@ -20,6 +22,7 @@ from assistant.tools.router import ToolRouter
 # them), case-sensitive inside a pattern that ignores case. A full stop belongs to it only inside ("St.").
 _WORD = r"(?-i:[A-Z](?:[\w'-]|\.(?=\s*\w))*)"
 PROPER_NAME = rf"{_WORD}(?:\s+{_WORD}){{0,3}}"
+_NAME = regex.compile(PROPER_NAME)
 
 
 def said_arguments(router: ToolRouter, tool: dict[str, Any], request: str) -> dict[str, Any] | None:
@@ -45,6 +48,19 @@ def said_arguments(router: ToolRouter, tool: dict[str, Any], request: str) -> di
             return None
         args[key] = value
     return args
+
+
+def bounded(args: dict[str, Any], tool: dict[str, Any]) -> bool:
+    """Every value said is whole in itself: a number, a length of time, a choice, a name ("Oslo"); not
+    free text that may go on ("that", of "Add a note that ...")."""
+    props = (tool["function"].get("parameters") or {}).get("properties", {})
+
+    def whole(key: str, value: Any) -> bool:
+        if not isinstance(value, str) or "enum" in (props.get(key) or {}):
+            return True
+        return _NAME.fullmatch(value) is not None
+
+    return bool(args) and all(whole(k, v) for k, v in args.items())
 
 
 def _typed(text: str, key: str, schema: dict[str, Any]) -> Any:
