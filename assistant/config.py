@@ -97,6 +97,9 @@ class TtsSettings(_Section):
         "", description='Pocket TTS model folder; "" = a sherpa-onnx-pocket-tts-* folder in the models folder'
     )
     speaking_rate: float = Field(1.0, ge=0.5, le=2.0, description="0.5..2.0")
+    loudness_dbfs: float = Field(
+        -20.0, ge=-40.0, le=0.0, description="every voice's speech at this level (peaks under -1); 0 = as is"
+    )
 
 
 class AudioSettings(_Section):

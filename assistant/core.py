@@ -110,7 +110,7 @@ class Assistant:
             if self._tts is None:
                 from assistant.tts.select import VoiceSwitch
 
-                self._tts = VoiceSwitch(engines.build_tts(self.settings))
+                self._tts = VoiceSwitch(engines.build_tts(self.settings), self.settings.tts.loudness_dbfs)
             return self._tts
 
     def set_voice(self, value: str) -> None:
@@ -124,7 +124,7 @@ class Assistant:
             if self._tts is None:
                 from assistant.tts.select import VoiceSwitch
 
-                self._tts = VoiceSwitch(engine)
+                self._tts = VoiceSwitch(engine, self.settings.tts.loudness_dbfs)
             else:
                 self._tts.switch(engine)  # type: ignore[attr-defined]
 

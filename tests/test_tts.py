@@ -62,12 +62,35 @@ def test_streaming_one_chunk_per_sentence(engines, piper_tts, which, rate):
     assert tts.sample_rate == rate
 
 
+def test_every_voice_speaks_at_one_loudness(engines, piper_tts):
+    from assistant.tts.loudness import CEILING, speech_power
+    from assistant.tts.select import VoiceSwitch
+
+    text = "Sure. The capital of France is Paris, and about two million people live in the city itself."
+    bare, levelled = {}, {}
+    for tts in (engines[2].engine, piper_tts):  # the voices themselves, not the assistant's (levelled) voice
+        as_it_comes = [c.samples for c in tts.synthesize(text)]
+        chunks = [c.samples for c in VoiceSwitch(tts, -20.0).synthesize(text)]
+        assert len(chunks) == len(as_it_comes) == 2  # still one chunk a sentence, as each is ready
+        bare[tts.name] = 10 * np.log10(speech_power(np.concatenate(as_it_comes), tts.sample_rate)[0])
+        out = np.concatenate(chunks)
+        levelled[tts.name] = 10 * np.log10(speech_power(out, tts.sample_rate)[0])
+        assert np.abs(out).max() <= CEILING + 1e-6
+    # As they come, the default voice is several dB quieter than Piper's; levelled, both are at -20 dBFS.
+    assert abs(bare["hibari-heart"] - bare[PIPER]) >= 3.0, bare
+    assert all(abs(level + 20.0) <= 1.5 for level in levelled.values()), levelled
+
+
 def test_round_trip_wer_not_worse_than_bare_libraries(
-    sori, shared, engines, piper_tts, tmp_path, _engine_cache
+    sori, config_file, shared, engines, piper_tts, tmp_path, _engine_cache
 ):
     import onnxruntime
     from faster_whisper import WhisperModel
 
+    # The voice as it comes, so both sides speak the very same samples: Sori's path itself (text made
+    # speakable, WAV written and read, Whisper's settings) is what is compared. The levelled voice beside
+    # the same voice as it comes: test_levelling_keeps_the_voice_as_clear.
+    config_file.write_text(config_file.read_text() + "[tts]\nloudness_dbfs = 0\n")
     sentences = [s.strip() for s in (shared / "eval" / "harvard.txt").read_text().splitlines() if s.strip()]
     # Piper samples noise in its graph, from generators onnxruntime seeds when the voice is loaded. Each
     # side loads the voice after the same seed and speaks the same sentences in the same order: the same
@@ -106,6 +129,24 @@ def test_round_trip_wer_not_worse_than_bare_libraries(
     # The same noise on both sides: no spread to allow for.
     assert sori_wer <= bare_wer
     assert sori_wer < 0.25
+
+
+def test_levelling_changes_the_loudness_not_the_sound(engines, piper_tts):
+    """The levelled voice is the voice scaled, its few loudest peaks turned down a little: Piper's joe (the
+    louder one as it comes, so its peaks are limited most) and the default voice."""
+    from assistant.tts.loudness import Leveller
+
+    text = "Rice is often served in round bowls. Four hours of steady work faced us."
+    for tts in (piper_tts, engines[2].engine):
+        level = Leveller(-20.0)
+        for chunk in tts.synthesize(text):
+            x = chunk.samples.astype(np.float64)
+            out = level(chunk.samples, chunk.sample_rate).astype(np.float64)
+            gain = float(np.dot(out, x) / np.dot(x, x))  # the scale it was given
+            assert np.corrcoef(out, x)[0, 1] > 0.995, tts.name
+            loud = np.abs(x * gain) > 0.01
+            turned_down = np.abs(out[loud]) < 10 ** (-1 / 20) * np.abs(x[loud] * gain)  # by over 1 dB
+            assert turned_down.mean() < 0.03, (tts.name, turned_down.mean())
 
 
 def test_hibari_round_trip_wer_matches_the_bare_library(sori, shared, engines, tmp_path):

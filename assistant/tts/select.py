@@ -14,6 +14,7 @@ from assistant import models, paths
 from assistant.config import Settings
 from assistant.errors import ModelError, SoriError
 from assistant.tts import AudioChunk, TextToSpeech
+from assistant.tts.loudness import Leveller
 
 POCKET_PREFIX = "pocket:"
 
@@ -57,8 +58,9 @@ class VoiceSwitch:
     """The assistant's voice. Each sentence is spoken by the engine current when it starts, so switch()
     (a voice chosen in the settings) takes effect on the next sentence, even in the middle of an answer."""
 
-    def __init__(self, engine: TextToSpeech) -> None:
-        self.engine = engine
+    def __init__(self, engine: TextToSpeech, loudness_dbfs: float = 0.0) -> None:
+        self.loudness_dbfs = loudness_dbfs
+        self.switch(engine)
 
     @property
     def name(self) -> str:
@@ -83,10 +85,23 @@ class VoiceSwitch:
             load()
 
     def synthesize(self, text: str) -> Iterator[AudioChunk]:
-        return self.engine.synthesize(text)
+        level = self._level
+        chunks = iter(self.engine.synthesize(text))
+        try:
+            for chunk in chunks:
+                if level is None:
+                    yield chunk
+                else:
+                    yield AudioChunk(level(chunk.samples, chunk.sample_rate), chunk.sample_rate, chunk.text)
+        finally:  # closed with this one (a stop, a barge-in): the engine stops generating at once
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
 
     def switch(self, engine: TextToSpeech) -> None:
         self.engine = engine
+        # Each voice is measured anew (loudness.py); 0 dBFS: every voice as it comes.
+        self._level = Leveller(self.loudness_dbfs) if self.loudness_dbfs < 0 else None
 
     def __getattr__(self, name: str):  # model, seed, ...: the current engine's
         return getattr(self.engine, name)
