@@ -3,9 +3,10 @@
 Voices come out at their own level: the default (hibari) speaks at about -25 dBFS, Piper's joe at about
 -20 with peaks at full scale. Switching voices changed the volume by 5 dB, and a quiet voice is a weaker
 reference for the echo canceller: on the simulated rooms of `sori bench echo` (default profile, room sets
-0-3), the default voice brought to -20 dBFS leaves 0.2-3 dB less echo (median ERLE 28.1-29.6 dB, was
-25.5-28.5) and is interrupted 7-20 ms sooner. Louder targets cancel better still (-16: 27.4-30.6 dB) but
-limit Piper's peaks hard (15 % of its loud samples turned down by over 1 dB, against 2 % at -20).
+0-4), the default voice brought to -20 dBFS leaves 0.2-3.2 dB less echo (median ERLE 26.5-29.6 dB, was
+25.5-28.5) and is interrupted 7-21 ms sooner. Louder targets cancel better still (-16 on sets 0-2:
+27.4-30.6 dB) but limit Piper's peaks hard (15 % of its loud samples turned down by over 1 dB, against 2 %
+at -20).
 
 The gain follows the voice, not each sentence: it is set by the level of all the speech the voice has
 said so far (the RMS of its 10 ms windows within 40 dB of the loudest, so pauses do not count), so a
