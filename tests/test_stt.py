@@ -197,6 +197,19 @@ def test_questions_are_heard_as_well_in_a_short_window_as_in_whisper_s_30_s(engi
     assert jiwer.wer(f"{said} {said}", heard) <= 0.1, heard
 
 
+def test_a_short_window_that_stops_after_the_first_words_goes_to_the_30_s_one(multilingual_stt):
+    """Sori's own voice saying "Tell me a short joke about computers", as the voice loop cut it out (float
+    samples as handed over: quantized to 16 bits, Whisper hears them whole in the short window too). In the
+    15 s window whisper-base wrote "Tell me", with a log-probability that passed, and Sori answered that."""
+    from assistant.stt.short import cut_short, transcribe_short
+
+    clip = np.load(Path(__file__).parent / "data" / "stt" / "cut_short_in_15s.npy")
+    whisper = multilingual_stt._whisper
+    assert cut_short("Tell me", clip) and not cut_short("Tell me a short joke about computers.", clip)
+    assert transcribe_short(whisper, clip, language=None, translate=False, beam_size=1) is None
+    assert "tell me a short joke about computers" in norm(multilingual_stt.transcribe(clip).text)
+
+
 def test_whisper_threads_follow_omp_num_threads(monkeypatch):
     # CTranslate2's own convention: a user (or a test run) that limits OpenMP's threads limits Whisper's.
     from assistant.stt.whisper import default_cpu_threads
