@@ -5,20 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-GOOD = '''
-from assistant.tools import tool
-
-@tool
-def roll_dice(sides: int = 6, count: int = 1) -> list[int]:
-    """Roll dice and return each result.
-
-    Args:
-        sides: number of faces on each die
-        count: how many dice to roll
-    """
-    import random
-    return [random.randint(1, sides) for _ in range(count)]
-'''
+# The README's plugin, as a user saves it.
+GOOD = (Path(__file__).parent / "data" / "plugins" / "roll_dice.py").read_text(encoding="utf-8")
 
 # Each of these must disable (at load) or fail (when called) on its own, never the good plugin.
 BROKEN = {

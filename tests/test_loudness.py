@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.tts.loudness import CEILING, Leveller, limit, speech_power
+from assistant.audio.sources import speech_power
+from assistant.tts.loudness import CEILING, Leveller, limit
 from assistant.tts.select import VoiceSwitch
 from tests.fakes import ToneTTS
 

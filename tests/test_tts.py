@@ -63,7 +63,8 @@ def test_streaming_one_chunk_per_sentence(engines, piper_tts, which, rate):
 
 
 def test_every_voice_speaks_at_one_loudness(engines, piper_tts):
-    from assistant.tts.loudness import CEILING, speech_power
+    from assistant.audio.sources import speech_power
+    from assistant.tts.loudness import CEILING
     from assistant.tts.select import VoiceSwitch
 
     text = "Sure. The capital of France is Paris, and about two million people live in the city itself."
@@ -89,7 +90,7 @@ def test_round_trip_wer_not_worse_than_bare_libraries(
 
     # The voice as it comes, so both sides speak the very same samples: Sori's path itself (text made
     # speakable, WAV written and read, Whisper's settings) is what is compared. The levelled voice beside
-    # the same voice as it comes: test_levelling_keeps_the_voice_as_clear.
+    # the same voice as it comes: test_levelling_changes_the_loudness_not_the_sound.
     config_file.write_text(config_file.read_text() + "[tts]\nloudness_dbfs = 0\n")
     sentences = [s.strip() for s in (shared / "eval" / "harvard.txt").read_text().splitlines() if s.strip()]
     # Piper samples noise in its graph, from generators onnxruntime seeds when the voice is loaded. Each

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.audio.decode import SAMPLE_RATE
-from assistant.audio.sources import ScriptedSource, ScriptItem
+from assistant.audio.sources import ScriptedSource, ScriptItem, speech_power
 from assistant.audio.timed_sink import TimestampedWavSink
 from assistant.errors import SoriError
 
@@ -84,13 +84,7 @@ def random_params(seed: int) -> RoomParams:
 
 def active_rms(samples: np.ndarray) -> float:
     """RMS over the 10 ms windows within 40 dB of the loudest: the level of the speech, pauses left out."""
-    win = SAMPLE_RATE // 100
-    n = len(samples) // win
-    if n == 0:
-        return 0.0
-    power = np.mean(np.square(samples[: n * win].astype(np.float64).reshape(n, win)), axis=1)
-    loud = power[power > power.max() * 1e-4]
-    return float(np.sqrt(np.mean(loud))) if loud.size else 0.0
+    return speech_power(samples)[0] ** 0.5
 
 
 def at_level(samples: np.ndarray, dbfs: float) -> np.ndarray:

@@ -22,22 +22,11 @@ import threading
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from assistant.audio.sources import speech_power
+
 CEILING = 10 ** (-1.0 / 20)  # -1 dBFS
 MAX_GAIN_DB = 20.0  # a voice is never made more than 20 dB louder or quieter
 _SMOOTH_S = 0.002  # the limiter's gain reaches its floor over 2 ms before a peak, and leaves it as slowly
-
-
-def speech_power(samples: np.ndarray, sample_rate: int) -> tuple[float, int]:
-    """The mean power of the 10 ms windows within 40 dB of the loudest, and how many there are."""
-    win = max(1, sample_rate // 100)
-    n = len(samples) // win
-    if n == 0:
-        return 0.0, 0
-    power = np.mean(np.square(samples[: n * win].astype(np.float64).reshape(n, win)), axis=1)
-    loud = power[power > power.max() * 1e-4]
-    if loud.size == 0 or loud.max() <= 1e-12:  # silence: nothing to measure
-        return 0.0, 0
-    return float(np.mean(loud)), int(loud.size)
 
 
 def limit(samples: np.ndarray, sample_rate: int, ceiling: float = CEILING) -> np.ndarray:
@@ -77,4 +66,4 @@ class Leveller:
         return limit(np.asarray(samples, np.float32) * np.float32(gain), sample_rate)
 
 
-__all__ = ["CEILING", "Leveller", "limit", "speech_power"]
+__all__ = ["CEILING", "Leveller", "limit"]
