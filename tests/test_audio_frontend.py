@@ -320,3 +320,49 @@ def test_a_burst_of_leftover_echo_does_not_interrupt_sori(far):
             fired_told.append(i / SAMPLE_RATE)
     assert fired_blind and all(t > 5.0 for t in fired_blind), fired_blind  # the canceller had converged
     assert fired_told == []
+
+
+def test_a_delay_the_sink_does_not_report_is_found_early_in_sori_s_first_answer(far):
+    """A speaker that buffers 180 ms the sink does not know of (a Bluetooth speaker, a USB dock): the
+    front end finds the delay early in Sori's first answer, though the microphone had been open for half a
+    minute, and its canceller is started again told it."""
+    quiet_s = 30.0
+    played = np.concatenate([np.zeros(round(quiet_s * SAMPLE_RATE), np.float32), far])
+    scene = make_scene(LIVING_ROOM, played)
+    front = WebRtcFrontEnd()
+    found_at = None
+    for i in range(0, len(scene.mic) - FRAME + 1, FRAME):
+        t = i / SAMPLE_RATE
+        front.played(scene.far[i : i + FRAME], t)
+        front.process(scene.mic[i : i + FRAME], t)
+        if front.found_delay_ms is not None:
+            found_at = t - quiet_s - speech_bounds_start(far)
+            break
+    assert found_at is not None and found_at < 1.5, found_at  # seconds into Sori's voice
+    assert abs(front.found_delay_ms - LIVING_ROOM.delay_ms) <= 20, front.found_delay_ms
+
+
+def test_sori_s_first_answer_is_cancelled_as_if_the_delay_were_known(engines):
+    """Rooms with 230 ms of playback delay nobody reported: the canceller restarted on the delay the front
+    end found removes as much of the default voice's first answer as one told the true delay from the
+    start, and clearly more than AEC3 left to find it by itself."""
+    from assistant.audio.echo import to_16k
+    from assistant.cli.bench_echo import ANSWERS
+
+    tts = engines[2]
+    for seed, answer in ((14005, ANSWERS[5]), (14015, ANSWERS[3])):  # `sori bench echo` rooms, its answers
+        params = random_params(seed)
+        voice = np.concatenate([to_16k(c.samples, c.sample_rate) for c in tts.synthesize(answer)])
+        played = np.concatenate([np.zeros(SAMPLE_RATE, np.float32), voice.astype(np.float32)])
+        lo, hi = 2 * SAMPLE_RATE, len(played)  # from the answer's second second to its end
+        erle = {}
+        for name, front in (
+            ("found", WebRtcFrontEnd()),
+            ("told", WebRtcFrontEnd(output_latency_s=lambda delay=params.delay_ms: delay / 1000)),
+            ("alone", WebRtcFrontEnd(find_delay=False)),
+        ):
+            scene = make_scene(params, played)
+            out = stream(front, scene)
+            erle[name] = db(scene.echo[lo:hi]) - db(out[lo:hi])
+        assert erle["found"] >= erle["told"] - 1.0, (seed, erle)
+        assert erle["found"] >= erle["alone"] + 6.0, (seed, erle)

@@ -30,7 +30,7 @@ _SLACK = 2  # frames: the delay found is good to 10-20 ms, and a syllable's onse
 _MAX_LAG = 60  # delays searched beyond the sink's own latency: 0-590 ms of unreported buffering
 _ENVELOPE = 400  # 4 s of loudness envelope for the delay search
 _SEARCH_EVERY = 25  # frames between delay searches
-_MIN_AUDIBLE = 80  # frames of Sori's audible voice before the first search
+_MIN_AUDIBLE = 25  # frames of Sori's audible voice before the first search (the canceller waits on it)
 _AUDIBLE_SHARE = 0.5  # a search needs Sori audible in half the envelope (not the user's turn after her)
 _MIN_CORRELATION = 0.4  # of the two envelopes at the best lag; below it the last delay found stands
 _READY = 100  # frames of Sori's audible voice before the model speaks at all (its coupling is rough before)
@@ -63,6 +63,7 @@ class EchoBound:
         self._env_audible = np.zeros(_ENVELOPE, bool)
         self._t = 0  # frames seen
         self._audible = 0
+        self._first_audible: int | None = None  # frame of Sori's first audible word
         self._latency = max(0, min(latency_frames, self._hist - _MAX_LAG - 1))
         self.delay: int | None = None  # frames from the reference timeline to the microphone
         self._gain_db = np.full(_BANDS, np.nan)  # per band: the coupling's upper quantile
@@ -92,6 +93,8 @@ class EchoBound:
         self._noise = m.copy() if self._noise is None else np.minimum(self._noise * _FLOOR_RISE, m + 1e-12)
         self._t += 1
         self._audible += audible
+        if audible and self._first_audible is None:
+            self._first_audible = self._t - 1
         if audible and self._audible >= _MIN_AUDIBLE and self._t % _SEARCH_EVERY == 0:
             self._search_delay()
         if self.delay is None or self._t <= self.delay + _SLACK:
@@ -124,7 +127,10 @@ class EchoBound:
         return score
 
     def _search_delay(self) -> None:
-        n = min(self._t, _ENVELOPE)
+        # Until the envelope is full of Sori's voice, it starts a little before her first word: the
+        # minutes of silence before her first answer would otherwise keep the search waiting for seconds.
+        assert self._first_audible is not None
+        n = min(self._t, _ENVELOPE, self._t - self._first_audible + _MAX_LAG)
         order = (np.arange(self._t - n, self._t)) % _ENVELOPE
         if self._env_audible[order].mean() < _AUDIBLE_SHARE:
             return

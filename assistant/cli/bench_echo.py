@@ -1,8 +1,8 @@
 """`sori bench echo`: the microphone front end on simulated laptop rooms, against the simple canceller.
 
 Every scene (seeded rooms, assistant/audio/room.py) is run twice per front end: Sori saying a whole
-answer in its own TTS voice through a laptop speaker, alone; then the same with the user talking over
-it a few seconds in. Each front end hears the same microphone signal, frame by frame as the voice loop
+answer in its own TTS voice through a laptop speaker, alone, a second after the front end started
+hearing the room; then the same with the user talking over it a few seconds in. Each front end hears the same microphone signal, frame by frame as the voice loop
 would, with the reference handed over as it plays; the voice loop's own barge-in path (the gate, its
 strict trigger and the turn detector, assistant/audio/bargein.py) listens to the result. When it fires
 after the user began, playback stops one slice later and only the room's tail of Sori's voice is heard
@@ -47,6 +47,9 @@ from assistant.pipeline import ECHO_TAIL_S
 
 SEED = 14_000  # scene set 0: rooms 14000, 14001, ...; set N starts at SEED + 1000 N
 FRAME = SAMPLE_RATE // 50  # 20 ms, the voice loop's frame
+# The microphone is open before Sori answers (the user has just asked): the front end hears the room for
+# a second first, as in the loop. A canceller started on Sori's first word converges more slowly.
+LEAD = SAMPLE_RATE
 TARGETS = {"erle_db": 30.0, "false_per_min": 0.0, "detection": 0.95, "delay_ms": 150.0, "wer_x_clean": 1.5}
 
 # What Sori says in the scenes: answers of the length a voice assistant gives, in its own voice.
@@ -133,8 +136,9 @@ def _far_clips(assistant: Assistant) -> list[np.ndarray]:
     return out
 
 
-def _run_scene(scene, front_end: FrontEnd, onset_s: float | None, vad: VadConfig) -> dict:
-    """Stream one scene through a front end and the voice loop's barge-in path (gate, trigger, detector)."""
+def _run_scene(scene, front_end: FrontEnd, onset_s: float | None, vad: VadConfig, lead: int = 0) -> dict:
+    """Stream one scene through a front end and the voice loop's barge-in path (gate, trigger, detector);
+    Sori starts speaking `lead` samples in (scene.far is silent until then)."""
     gate, detector = OverSpeechGate(), TurnDetector(vad)
     t0 = 1000.0  # any clock origin: only differences matter
     n = len(scene.echo)
@@ -148,14 +152,14 @@ def _run_scene(scene, front_end: FrontEnd, onset_s: float | None, vad: VadConfig
     for i in range(0, n - FRAME + 1, FRAME):
         t = t0 + i / SAMPLE_RATE
         c = time.process_time()
-        if i < played_until:  # the sink hands over what starts playing now
+        if lead <= i < played_until:  # the sink hands over what starts playing now
             front_end.played(scene.far[i : min(i + FRAME, played_until)], t)
         cleaned = front_end.process(mic[i : i + FRAME], t)
         cpu += time.process_time() - c
         out[i : i + FRAME] = cleaned
         quiet = getattr(front_end, "denoised", cleaned)  # what the barge-in trigger hears
         heard[i : i + FRAME] = quiet
-        speaking = i < played_until + ECHO_TAIL_S * SAMPLE_RATE  # as the loop: the room rings on
+        speaking = lead <= i < played_until + ECHO_TAIL_S * SAMPLE_RATE  # as the loop: the room rings on
         settled = bool(getattr(front_end, "settled", False))
         deaf = bool(getattr(front_end, "learning", False))
         near_end = getattr(front_end, "near_end", None)  # how much of the frame the echo cannot explain
@@ -229,12 +233,13 @@ def bench_echo(assistant: Assistant, data: Path, scenes: int, seed: int = 0) -> 
         for k in range(scenes):
             params = random_params(base + k)
             rng = np.random.default_rng(base + k)
-            far = far_clips[(k + seed) % len(far_clips)]
+            answer = far_clips[(k + seed) % len(far_clips)]
+            far = np.concatenate([np.zeros(LEAD, np.float32), answer])
             j = (k * 5 + k // len(near_clips) + 3 * seed) % len(near_clips)
             near, text = near_clips[j]
-            near_at = float(rng.uniform(2.5, min(5.0, len(far) / SAMPLE_RATE - 2.0)))
+            near_at = LEAD / SAMPLE_RATE + float(rng.uniform(2.5, min(5.0, len(answer) / SAMPLE_RATE - 2.0)))
             onset = near_at + (speech_bounds(near) or (0.0, 0.0))[0]
-            sori_s += len(far) / SAMPLE_RATE
+            sori_s += len(answer) / SAMPLE_RATE
             refs.append(_words(text))
             clean_hyps.append(clean_text[j])
             row = {"seed": params.seed, "ser_db": params.ser_db, "delay_ms": params.delay_ms}
@@ -243,8 +248,8 @@ def bench_echo(assistant: Assistant, data: Path, scenes: int, seed: int = 0) -> 
             for name, factory in fronts.items():
                 res = results[name]
                 # Sori alone, the whole answer: ERLE and false barge-ins.
-                r = _run_scene(copy.copy(echo_only), factory(), None, vad)
-                erle = _erle_db(echo_only.echo, r["heard"], SAMPLE_RATE, len(far))
+                r = _run_scene(copy.copy(echo_only), factory(), None, vad, LEAD)
+                erle = _erle_db(echo_only.echo, r["heard"], LEAD + SAMPLE_RATE, len(far))
                 if erle is not None:
                     res.erle_db.append(erle)
                 res.false_barge_ins += r["false"]
@@ -253,7 +258,7 @@ def bench_echo(assistant: Assistant, data: Path, scenes: int, seed: int = 0) -> 
                 res.audio_s += r["n"] / SAMPLE_RATE
                 # The user talks over it: detection, delay and what Whisper makes of the user's words.
                 scene = copy.copy(mixed)  # cut_far replaces the copy's echo, not the original's
-                r = _run_scene(scene, factory(), onset, vad)
+                r = _run_scene(scene, factory(), onset, vad, LEAD)
                 delay = None if r["detected_at"] is None else (r["detected_at"] - onset) * 1000
                 res.detected.append((params.ser_db, delay))
                 res.false_before_user += r["false"]
