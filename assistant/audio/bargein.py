@@ -7,7 +7,8 @@ one of 40-140 ms later on, which webrtcvad calls speech. The front end's own mod
 (audio/echo_model.py) tells how much of each frame Sori's echo cannot explain (`near_end`): a burst of
 leftover echo has next to none, a user speaking over Sori has it within their first frames. So:
 - converged canceller (its first 2.5 s of Sori's voice in a session; it keeps the room after that):
-  40 ms of webrtcvad speech (at its strictest, above a level floor) with that evidence in the run;
+  40 ms of webrtcvad speech (at its strictest, above a level floor) with that evidence in the run, or
+  20 ms when that frame is as loud as a user's voice (a burst of leftover echo that passes is quieter);
 - still converging, on a room where the microphone hears Sori: 80 ms of speech with strong evidence
   in all but one frame (the model's first second is rough too, so nothing at all before it speaks);
 - no evidence given: 80 ms of speech once converged, nothing while converging (bursts still pass);
@@ -41,6 +42,7 @@ class BargeInTrigger:
         settled_ms: int = 80,
         floor_dbfs: float = -40.0,
         evident_ms: int = 40,
+        at_once_dbfs: float = -35.0,
         evidence: float = 0.5,
         learning_ms: int = 80,
         learning_evidence: float = 0.8,
@@ -51,6 +53,7 @@ class BargeInTrigger:
         self._needed = max(1, needed_ms // frame_ms)
         self._needed_settled = max(1, settled_ms // frame_ms)
         self._needed_evident = max(1, evident_ms // frame_ms)
+        self._at_once = 10 ** (at_once_dbfs / 20)
         self._evidence = evidence
         self._needed_learning = max(1, learning_ms // frame_ms)
         self._learning_evidence = learning_evidence
@@ -91,7 +94,8 @@ class BargeInTrigger:
             self._fired = self._run >= self._needed_learning and self._run_strong >= self._needed_learning - 1
         elif settled and near_end is not None:
             self._run_evidence = max(self._run_evidence, near_end)
-            self._fired = self._run >= self._needed_evident and self._run_evidence >= self._evidence
+            enough = self._run >= self._needed_evident or rms >= self._at_once  # a loud frame: at once
+            self._fired = enough and self._run_evidence >= self._evidence
         else:
             self._fired = self._run == (self._needed_settled if settled else self._needed)
         return self._fired

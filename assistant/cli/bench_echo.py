@@ -2,11 +2,11 @@
 
 Every scene (seeded rooms, assistant/audio/room.py) is run twice per front end: Sori saying a whole
 answer in its own TTS voice through a laptop speaker, alone, a second after the front end started
-hearing the room; then the same with the user talking over it a few seconds in. Each front end hears the same microphone signal, frame by frame as the voice loop
-would, with the reference handed over as it plays; the voice loop's own barge-in path (the gate, its
-strict trigger and the turn detector, assistant/audio/bargein.py) listens to the result. When it fires
-after the user began, playback stops one slice later and only the room's tail of Sori's voice is heard
-from then on, as in the loop.
+hearing the room; then the same with the user talking over it a few seconds in. Each front end hears the
+same microphone signal, frame by frame as the voice loop would, with the reference handed over as it
+plays; the voice loop's own barge-in path (the gate, its strict trigger and the turn detector,
+assistant/audio/bargein.py) listens to the result. When it fires after the user began, playback stops
+one slice later and only the room's tail of Sori's voice is heard from then on, as in the loop.
 
 Figures per front end: ERLE (echo return loss enhancement: echo in over what is left, dB) over Sori's
 answer alone from 1 s in to its end; false barge-ins (the loop interrupting Sori while only Sori spoke)
