@@ -24,6 +24,7 @@ from assistant.speaker import ReplySpeaker
 from assistant.speech import SpeechOutput
 from assistant.store import ConversationStore, Message
 from assistant.stt import SpeechToText, Transcription
+from assistant.stt.short import LANGUAGE_CONFIDENCE
 from assistant.text.endings import is_clear_question
 from assistant.text.utf8 import NOT_UTF8, scrub
 from assistant.tools.executor import confirmation
@@ -66,6 +67,7 @@ class Assistant:
         self.notice: Callable[[str], None] | None = None
         self.dry_run_tools = False  # record tool calls without running them (evaluation)
         self._build_lock = threading.RLock()
+        self._spoken_language: str | None = None  # the language of the user's last turn, where sure
 
     def close(self) -> None:
         """Release the engines and the store (each waits for work in progress)."""
@@ -130,7 +132,12 @@ class Assistant:
 
     # -- one turn ----------------------------------------------------------------------------------
     def transcribe(self, audio: np.ndarray | str | Path, *, translate: bool = False) -> Transcription:
-        return self.stt.transcribe(audio, language=self.settings.stt.language or None, translate=translate)
+        language = self.settings.stt.language or None
+        likely = None if language else self._spoken_language
+        result = self.stt.transcribe(audio, language=language, translate=translate, likely_language=likely)
+        if result.text and result.language_probability >= LANGUAGE_CONFIDENCE:
+            self._spoken_language = result.language  # the engine was sure: the next turn's likely language
+        return result
 
     def history(self, conversation_id: int) -> list[ChatMessage]:
         """The conversation as the model sees it, tool calls and their results included."""

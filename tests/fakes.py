@@ -264,11 +264,13 @@ class ScriptedSTT:
         language: str = "en",
         delay_s: float = 0.0,
         name: str = "scripted-stt",
+        language_probability: float = 1.0,
     ) -> None:
         self.name = name
         self.transcripts = transcripts
         self.default = default
         self.language = language
+        self.language_probability = language_probability
         self.delay_s = delay_s
         self.calls: list[dict[str, Any]] = []
         self._next = 0
@@ -298,7 +300,12 @@ class ScriptedSTT:
         )
 
     def transcribe(
-        self, audio: np.ndarray | str | Path, *, language: str | None = None, translate: bool = False
+        self,
+        audio: np.ndarray | str | Path,
+        *,
+        language: str | None = None,
+        translate: bool = False,
+        likely_language: str | None = None,
     ) -> Transcription:
         if self.delay_s:
             time.sleep(self.delay_s)
@@ -309,9 +316,11 @@ class ScriptedSTT:
             from assistant.audio.decode import decode_file
 
             duration = len(decode_file(audio, self.sample_rate)) / self.sample_rate
-        self.calls.append({"audio": audio, "language": language, "translate": translate, "text": text})
+        call = {"audio": audio, "language": language, "translate": translate, "text": text}
+        self.calls.append({**call, "likely_language": likely_language})
         segments = (Segment(0.0, duration, text),) if text else ()
-        return Transcription(text, language or self.language, 1.0, duration, segments)
+        sure = 1.0 if language else self.language_probability
+        return Transcription(text, language or self.language, sure, duration, segments)
 
 
 # -- text to speech --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import jiwer
 import numpy as np
 import pytest
 
-from assistant.audio.decode import decode_file
+from assistant.audio.decode import SAMPLE_RATE, decode_file
 from assistant.errors import AudioInputError
 from tests.conftest import assert_clean_error, norm
 
@@ -220,3 +220,58 @@ def test_whisper_threads_follow_omp_num_threads(monkeypatch):
     assert 1 <= default_cpu_threads() <= 4
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert default_cpu_threads() == max(1, min(4, os.cpu_count() or 1))
+
+
+def test_the_language_last_spoken_settles_an_unsure_short_window(multilingual_stt, engines):
+    """"What is the capital of France?" in Sori's own voice: in the short window whisper-base gives English
+    0.60 against French 0.38, too unsure alone, so the question went to the 30 s window (600 ms more on 2
+    cores). After a turn it was sure was English, English is taken as the likelier: one short encode.
+    Another language last spoken is no reason: the 30 s window decides."""
+    from assistant.audio.echo import to_16k
+    from assistant.stt.short import LANGUAGE_CONFIDENCE, transcribe_short
+
+    tts = engines[2]
+    said = tts.synthesize("What is the capital of France?")
+    speech = np.concatenate([to_16k(c.samples, c.sample_rate) for c in said])
+    pad = np.zeros(8000, np.float32)
+    clip = np.concatenate([pad, speech.astype(np.float32), pad, pad])
+    whisper = multilingual_stt._whisper
+    before = whisper.encodes
+    encoded = whisper.encode(_short_features(whisper, clip))
+    (token, probability), *_ = whisper.model.detect_language(encoded)[0]
+    assert token == "<|en|>" and probability < LANGUAGE_CONFIDENCE, (token, probability)  # unsure alone
+    for likely in (None, "fr"):
+        options = {"language": None, "translate": False, "beam_size": 1, "likely_language": likely}
+        assert transcribe_short(whisper, clip, **options) is None, likely
+    result = multilingual_stt.transcribe(clip, likely_language="en")
+    assert (result.language, whisper.encodes - before) == ("en", 1)  # the short window's, no 30 s one
+    assert "capital of france" in norm(result.text)
+
+
+def _short_features(whisper, clip: np.ndarray):
+    from faster_whisper.audio import pad_or_trim
+
+    from assistant.stt.short import SHORT_WINDOW_S
+
+    extractor = whisper.feature_extractor
+    return pad_or_trim(extractor(clip), SHORT_WINDOW_S * SAMPLE_RATE // extractor.hop_length)
+
+
+def test_the_language_of_a_sure_turn_is_the_likely_one_of_the_next(tmp_path):
+    from tests.fakes import ScriptedSTT, make_assistant
+
+    stt = ScriptedSTT(default="Bonjour.", language="fr")
+    a = make_assistant(tmp_path, stt=stt)
+    audio = np.full(SAMPLE_RATE, 0.1, np.float32)
+    a.transcribe(audio)
+    a.transcribe(audio)
+    stt.language, stt.language_probability = "en", 0.6  # unsure: no reason to change the likely language
+    a.transcribe(audio)
+    a.transcribe(audio)
+    assert [c["likely_language"] for c in stt.calls] == [None, "fr", "fr", "fr"]
+    # A language set in the config is not detected at all: nothing to hint.
+    told = ScriptedSTT(default="Hallo.", language="fr")
+    b = make_assistant(tmp_path / "b", stt=told, settings={"stt": {"language": "de"}})
+    b.transcribe(audio)
+    b.transcribe(audio)
+    assert [(c["language"], c["likely_language"]) for c in told.calls] == [("de", None), ("de", None)]

@@ -29,7 +29,13 @@ class SpeechToText(Protocol):
     name: str
 
     def transcribe(
-        self, audio: np.ndarray | str | Path, *, language: str | None = None, translate: bool = False
+        self,
+        audio: np.ndarray | str | Path,
+        *,
+        language: str | None = None,
+        translate: bool = False,
+        likely_language: str | None = None,
     ) -> Transcription:
-        """Transcribe a file or a float32 16 kHz mono array."""
+        """Transcribe a file or a float32 16 kHz mono array. language: the one spoken, None = detect it;
+        likely_language: where it is detected, the one the user last spoke (a hint an engine may use)."""
         ...

@@ -124,7 +124,12 @@ class WhisperSTT:
         return self._whisper
 
     def transcribe(
-        self, audio: np.ndarray | str | Path, *, language: str | None = None, translate: bool = False
+        self,
+        audio: np.ndarray | str | Path,
+        *,
+        language: str | None = None,
+        translate: bool = False,
+        likely_language: str | None = None,
     ) -> Transcription:
         samples = decode_file(audio) if isinstance(audio, str | Path) else check_samples(audio)
         duration = len(samples) / SAMPLE_RATE
@@ -138,7 +143,12 @@ class WhisperSTT:
         with self._lock:
             whisper = self._load_locked()
             short = transcribe_short(
-                whisper, samples, language=language, translate=translate, beam_size=self.beam_size
+                whisper,
+                samples,
+                language=language,
+                translate=translate,
+                beam_size=self.beam_size,
+                likely_language=likely_language,
             )
             if short is not None:
                 text, lang, probability = short
