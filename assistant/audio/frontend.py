@@ -179,7 +179,7 @@ class WebRtcFrontEnd:
         self._apm = self._make_apm()
         # AEC3 takes the stream delay as its starting point only when it starts (a later change is
         # ignored), and left to find a long delay itself it lets more of the first answer's echo through:
-        # told the true delay from the start, 2-5 dB more ERLE on the median room (`sori bench echo`).
+        # told the true delay from the start, 1-5 dB more on a set's median room (`sori bench echo`).
         # The delay beyond the sink's latency is unknown until the echo model finds it (a quarter to one
         # and a half seconds into Sori's voice), so what was played and heard until then is kept, and a
         # new canceller told the delay replays it and takes over.
