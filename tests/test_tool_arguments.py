@@ -14,7 +14,7 @@ from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.llm.toolcall import ToolCall
 from assistant.store import ConversationStore
-from assistant.tools.grounding import adds_something, ground, invented, said_words
+from assistant.tools.grounding import adds_something, ground, invented, said_words, values_left
 
 # A plugin whose docstring examples tempt the model: both tools take optional text the request may not say.
 PLUGIN = '''
@@ -195,6 +195,28 @@ def test_another_call_in_one_answer_must_do_more_than_those_before() -> None:
     areas = [ToolCall("area", {"radius": 5}), ToolCall("area", {"radius": 10})]
     assert adds_something(areas[1], areas[:1], circles)
     assert not adds_something(ToolCall("area", {"radius": 15}), areas, circles)
+
+
+@pytest.mark.parametrize(
+    "request_,calls,left",
+    [
+        ("The area of circles with radius 5 and 10.", [{"radius": 5}], True),
+        ("The area of circles with radius 5 and 10.", [{"radius": 5}, {"radius": 10}], False),
+        ("What is the weather in Paris and Oslo?", [{"city": "Paris"}], True),
+        ("Temperature in New York, Los Angeles and Tokyo", [{"city": "New York"}], True),
+        ("Win rate of the Lakers and Bulls in 2018 and 2020", [{"team": "Lakers", "year": 2018}], True),
+        # One call takes everything listed, or nothing listed is a value: nothing left for another.
+        ("What is the weather in Paris, France?", [{"city": "Paris, France"}], False),
+        ("The BMI for weight 70 kg and height 175 cm", [{"weight": 70, "height": 175}], False),
+        ("Take a note: buy milk and eggs", [{"text": "buy milk and eggs"}], False),
+        ("Set a timer for 10 minutes and call it Pasta", [{"minutes": 10, "label": "Pasta"}], False),
+        ("The area of a circle with radius 5.", [{"radius": 5}], False),
+    ],
+)
+def test_a_request_listing_values_gets_a_call_for_each(request_: str, calls: list, left: bool) -> None:
+    """The model's own P(another call) is as low after "5" in "radius 5 and 10" as after a single request's
+    only call, so a listed value no call has used has another call written (kept if it adds something)."""
+    assert values_left([ToolCall("f", args) for args in calls], request_) is left
 
 
 def _timer_schema() -> dict:

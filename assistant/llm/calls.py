@@ -21,6 +21,7 @@ MAX_CALLS = 5  # tool calls the model may write in one answer
 MORE_CALLS_THRESHOLD = 0.001
 
 Adds = Callable[[ToolCall, list[ToolCall]], bool]  # another call, the calls before it: keep it?
+Left = Callable[[list[ToolCall]], bool]  # the calls so far: does the request still list something undone?
 
 
 class CallWriter:
@@ -40,7 +41,13 @@ class CallWriter:
         self._list_end_ids = [i for i, t in enumerate(texts) if t.startswith("]")]
 
     def write(
-        self, llama: Any, prompt: list[int], preamble: str, tools: list[dict], adds: Adds | None = None
+        self,
+        llama: Any,
+        prompt: list[int],
+        preamble: str,
+        tools: list[dict],
+        adds: Adds | None = None,
+        left: Left | None = None,
     ) -> list:
         """Generate calls' JSON under a grammar: a known tool name, arguments matching its schema.
 
@@ -49,8 +56,9 @@ class CallWriter:
         The calls are written as a JSON list, so that the model can ask for several ("the weather in Paris
         and in Oslo"): after a tagged call it all but never writes a second tag, and it crams both places
         into one argument; in a list it writes one place per call. After each call, P(a comma rather than
-        the list's end) at least MORE_CALLS_THRESHOLD means another is written, up to MAX_CALLS; it is kept
-        when `adds` says it does more than the ones before it (and is not one of them).
+        the list's end) at least MORE_CALLS_THRESHOLD means another is written, up to MAX_CALLS, and so does
+        `left` saying the request lists a value no call has used yet; it is kept when `adds` says it does
+        more than the ones before it (and is not one of them).
         """
         item_open = _item_open(tools)
         closing = "}" if item_open else ""
@@ -73,7 +81,8 @@ class CallWriter:
                 break
             calls.append(found[0])
             prompt = prompt + llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-            if self._next_in_list(llama, prompt) < MORE_CALLS_THRESHOLD:
+            more = self._next_in_list(llama, prompt) >= MORE_CALLS_THRESHOLD
+            if not more and not (left is not None and left(calls)):
                 break
             head = ", " + item_open
         return calls

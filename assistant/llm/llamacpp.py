@@ -19,12 +19,12 @@ from typing import Any
 from assistant import interrupt
 from assistant.errors import EngineError, InputError
 from assistant.llm import ChatMessage, Generation, Prefilled, last_user_text
-from assistant.llm.calls import Adds, CallWriter
+from assistant.llm.calls import Adds, CallWriter, Left
 from assistant.llm.chatformat import GGUF_TEMPLATE, make_formatter, with_tool_prompt
 from assistant.llm.decide import TOOL_RULE, CallDecision, call_start_ids
 from assistant.llm.kvcache import reusable, rewind
 from assistant.llm.kvstate import load_state, prune, save_state
-from assistant.llm.toolcall import TOOL_OPEN, held_back, parse_tool_calls
+from assistant.llm.toolcall import TOOL_OPEN, ToolCall, held_back, parse_tool_calls
 from assistant.llm.turnend import sentence_end, sentence_end_ids, words_end
 from assistant.models import ResolvedModel
 
@@ -345,8 +345,8 @@ class LlamaCppChat:
                 preamble = text[: text.index(TOOL_OPEN)] if TOOL_OPEN in text else ""
                 if len(preamble) > shown:
                     yield preamble[shown:]
-                adds = _adds(last_user_text(messages))
-                gen.tool_calls = self._calls.write(llama, tokens, preamble, tools, adds)
+                request = last_user_text(messages)
+                gen.tool_calls = self._calls.write(llama, tokens, preamble, tools, *_judges(request))
                 gen.stats.finish_reason = "tool_calls"
                 return
             held_json = text.lstrip().startswith(("{", "```", "["))
@@ -397,12 +397,17 @@ class LlamaCppChat:
             llama = self._load_locked()
             tokens, _, _, _ = self.fit(messages, max_tokens, offered or [tool])
             writing = without_unsaid_options(tool, request)  # the prompt still lists all of it
-            return self._calls.write(llama, tokens, "", [writing], _adds(request))
+            return self._calls.write(llama, tokens, "", [writing], *_judges(request))
 
 
-def _adds(request: str) -> Adds:
-    """Another call is kept when it does more with the request (the last user message) than those before."""
-    from assistant.tools.grounding import adds_something, said_words
+def _judges(request: str) -> tuple[Adds, Left]:
+    """For the calls of one answer: another is kept when it does more with the request (the last user
+    message) than those before; another is written when the request lists a value none has used."""
+    from assistant.tools.grounding import adds_something, said_words, values_left
 
     said = said_words([request])
-    return lambda call, earlier: adds_something(call, earlier, said)
+
+    def adds(call: ToolCall, earlier: list[ToolCall]) -> bool:
+        return adds_something(call, earlier, said)
+
+    return adds, lambda calls: values_left(calls, request)
