@@ -245,6 +245,37 @@ def test_optional_arguments_are_written_only_when_words_are_left_for_them(reques
     assert "label" in schema["function"]["parameters"]["properties"]  # the prompt's schema is untouched
 
 
+_SUSHI = {
+    "type": "function",
+    "function": {
+        "name": "find_closest_restaurant",
+        "description": "Locate the closest restaurant by criteria, such as the presence of a patio.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "location": {"type": "string", "description": "The city, for instance Boston."},
+                "amenities": {"type": "array", "items": {"type": "string", "enum": ["Patio", "Wi-Fi"]}},
+            },
+            "required": ["location"],
+        },
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "request_,options",
+    [
+        ("Find the closest restaurant with a patio in Boston.", True),  # a choice of the optional one
+        ("Find the closest restaurant in Boston.", False),
+    ],
+)
+def test_an_option_the_tool_s_description_mentions_is_still_the_user_s_to_ask_for(request_, options) -> None:
+    from assistant.tools.grounding import without_unsaid_options
+
+    written = without_unsaid_options(_SUSHI, request_)
+    assert ("amenities" in written["function"]["parameters"]["properties"]) is options
+
+
 def test_a_label_the_user_said_is_written(assistant: Assistant) -> None:
     reply = ask(assistant, "Set a timer for 3 minutes to check the oven.")
     assert [c["name"] for c in reply.tool_calls] == ["set_timer"]

@@ -60,6 +60,21 @@ def _descriptions(node: Any) -> Iterable[str]:
             yield from _descriptions(item)
 
 
+def _vocabulary(schema: Any) -> set[str]:
+    """The words of a parameter's descriptions and of its choices (enum values), nested ones included."""
+    words = set().union(*(_words(d) for d in _descriptions(schema)))
+    if isinstance(schema, dict):
+        words |= set().union(*(_words(str(v)) for v in schema.get("enum", [])))
+        for key in ("items", "anyOf", "properties"):
+            value = schema.get(key)
+            for sub in value.values() if isinstance(value, dict) and key == "properties" else [value]:
+                if isinstance(sub, list):
+                    words |= set().union(*(_vocabulary(x) for x in sub))
+                elif isinstance(sub, dict):
+                    words |= _vocabulary(sub)
+    return words
+
+
 def _is_choice(schema: Any) -> bool:
     return isinstance(schema, dict) and (
         "enum" in schema or any(_is_choice(s) for s in schema.get("anyOf", []))
@@ -101,10 +116,13 @@ def without_unsaid_options(tool: dict[str, Any], request: str) -> dict[str, Any]
     required = [k for k in params.get("required", []) if k in props]
     if len(required) == len(props):
         return tool
-    covered = _words(fn["name"]) | _words(fn.get("description", ""))
+    own = _words(fn["name"])
     for key in required:
-        covered |= _words(key) | set().union(*(_words(d) for d in _descriptions(props[key])))
-    left = _words(request) - covered
+        own |= _words(key) | set().union(*(_words(d) for d in _descriptions(props[key])))
+    # An optional parameter's own words (its name, description, choices) are left for it even where the
+    # tool's description mentions them ("such as the presence of a patio": amenities=["Patio"]).
+    optional = set().union(*(_words(k) | _vocabulary(props[k]) for k in props if k not in required)) - own
+    left = _words(request) - ((own | _words(fn.get("description", ""))) - optional)
     if any((props[k] or {}).get("type") in ("integer", "number") for k in required):
         left = {w for w in left if not w.isdigit()}
     if left:
