@@ -60,19 +60,22 @@ def _descriptions(node: Any) -> Iterable[str]:
             yield from _descriptions(item)
 
 
+def _choices(node: Any) -> Iterable[str]:
+    """Every enum value in a schema, nested ones included."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "enum" and isinstance(value, list):
+                yield from (str(v) for v in value)
+            else:
+                yield from _choices(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _choices(item)
+
+
 def _vocabulary(schema: Any) -> set[str]:
-    """The words of a parameter's descriptions and of its choices (enum values), nested ones included."""
-    words = set().union(*(_words(d) for d in _descriptions(schema)))
-    if isinstance(schema, dict):
-        words |= set().union(*(_words(str(v)) for v in schema.get("enum", [])))
-        for key in ("items", "anyOf", "properties"):
-            value = schema.get(key)
-            for sub in value.values() if isinstance(value, dict) and key == "properties" else [value]:
-                if isinstance(sub, list):
-                    words |= set().union(*(_vocabulary(x) for x in sub))
-                elif isinstance(sub, dict):
-                    words |= _vocabulary(sub)
-    return words
+    """The words of a parameter's descriptions and of its choices."""
+    return set().union(*(_words(text) for text in (*_descriptions(schema), *_choices(schema))))
 
 
 def _is_choice(schema: Any) -> bool:
