@@ -47,35 +47,25 @@ def invented(value: str, said: set[str], tool_name: str) -> bool:
     return bool(own) and not own & said
 
 
-def _descriptions(node: Any) -> Iterable[str]:
-    """Every description in a tool's schema, nested ones included."""
+def _descriptions(node: Any, choices: bool = False) -> Iterable[str]:
+    """Every description in a tool's schema, nested ones included; with `choices`, every enum value too."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "description" and isinstance(value, str):
                 yield value
+            elif key == "enum" and isinstance(value, list):
+                if choices:
+                    yield from (str(v) for v in value)
             else:
-                yield from _descriptions(value)
+                yield from _descriptions(value, choices)
     elif isinstance(node, list):
         for item in node:
-            yield from _descriptions(item)
-
-
-def _choices(node: Any) -> Iterable[str]:
-    """Every enum value in a schema, nested ones included."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "enum" and isinstance(value, list):
-                yield from (str(v) for v in value)
-            else:
-                yield from _choices(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _choices(item)
+            yield from _descriptions(item, choices)
 
 
 def _vocabulary(schema: Any) -> set[str]:
     """The words of a parameter's descriptions and of its choices."""
-    return set().union(*(_words(text) for text in (*_descriptions(schema), *_choices(schema))))
+    return set().union(*(_words(text) for text in _descriptions(schema, choices=True)))
 
 
 def _is_choice(schema: Any) -> bool:
